@@ -1,0 +1,408 @@
+//! A shared segment: one mapping that holds one or more channels, created by
+//! one process and opened by another from a short connection string.
+
+use crate::channel::{Reader, Writer};
+use crate::layout::{self, ChannelGeometry, ChannelHeader, SegmentHeader};
+use crate::sync::Ordering;
+use crate::sys::{self, local, Slot};
+use crate::Error;
+use std::fmt;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Prefix of every segment name; the rest is 20 random base-32 characters.
+const NAME_PREFIX: &str = "ipc-";
+const NAME_RANDOM_LEN: usize = 20;
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// The memory behind a segment.
+#[derive(Debug)]
+enum Memory {
+    #[cfg(not(any(loom, miri)))]
+    Os(sys::Mapping),
+    Heap(local::HeapMemory),
+}
+
+/// The partner of one sleep word.
+#[derive(Debug)]
+pub(crate) enum Signal {
+    #[cfg(not(any(loom, miri)))]
+    Os(sys::Signal),
+    Local(local::Signal),
+}
+
+/// What every endpoint of a segment shares; the memory stays mapped until the
+/// last endpoint and the last `Segment` handle are gone.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    memory: Memory,
+    len: usize,
+    name: Option<String>,
+    creator: bool,
+    locked: bool,
+    unlinked: AtomicBool,
+    channels: Vec<ChannelGeometry>,
+    /// Two per channel: `[reader, writer]` sleep words.
+    signals: Vec<[Signal; 2]>,
+}
+
+// SAFETY: the raw memory is only touched through atomics and through copies
+// whose ordering the channel protocol establishes; the OS handles are
+// thread-safe.
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    pub(crate) fn base(&self) -> *mut u8 {
+        match &self.memory {
+            #[cfg(not(any(loom, miri)))]
+            Memory::Os(m) => m.as_ptr(),
+            Memory::Heap(h) => h.as_ptr(),
+        }
+    }
+
+    pub(crate) fn geometry(&self, channel: usize) -> ChannelGeometry {
+        self.channels[channel]
+    }
+
+    pub(crate) fn signal(&self, channel: usize, slot: Slot) -> &Signal {
+        &self.signals[channel][match slot {
+            Slot::Reader => 0,
+            Slot::Writer => 1,
+        }]
+    }
+
+    /// The control block of `channel`.
+    pub(crate) fn header(&self, channel: usize) -> &ChannelHeader {
+        let g = self.channels[channel];
+        // SAFETY: `g.offset` was validated (or planned) to lie inside the
+        // mapping with room for a whole header, the mapping lives as long as
+        // `self`, and every field is an atomic or padding in an `UnsafeCell`.
+        unsafe { &*self.base().add(g.offset).cast::<ChannelHeader>() }
+    }
+
+    fn segment_header(&self) -> &SegmentHeader {
+        // SAFETY: every mapping is at least one header long (checked at open)
+        // and all fields are atomics.
+        unsafe { &*self.base().cast::<SegmentHeader>() }
+    }
+
+    fn unlink(&self) -> Result<(), Error> {
+        if let Some(_name) = &self.name {
+            if !self.unlinked.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                #[cfg(not(any(loom, miri)))]
+                match sys::unlink(_name) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The creator removes the name if the peer never attached (the
+        // opener removes it as soon as it has mapped the segment).
+        if self.creator {
+            let _ = self.unlink();
+        }
+    }
+}
+
+/// A shared-memory segment holding one or more one-way channels.
+///
+/// One process [`create`](Segment::create)s it and passes
+/// [`connection_string`](Segment::connection_string) to the other (on its
+/// command line, say), which [`open`](Segment::open)s it. Each side then
+/// claims the endpoints it uses with [`writer`](Segment::writer) and
+/// [`reader`](Segment::reader). The name disappears from the system
+/// namespace as soon as the peer has attached, so a crash of either side
+/// leaves nothing behind.
+///
+/// `Segment` is a cheap handle: clones share the mapping, which lives until
+/// the last handle and endpoint are dropped.
+#[derive(Clone)]
+pub struct Segment {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("name", &self.shared.name)
+            .field("len", &self.shared.len)
+            .field("channels", &self.shared.channels.len())
+            .field("creator", &self.shared.creator)
+            .finish()
+    }
+}
+
+impl Segment {
+    /// Creates a segment in the system's shared memory with one channel per
+    /// entry of `capacities` (ring sizes in bytes: powers of two from 64 bytes
+    /// to 1 GiB).
+    ///
+    /// The name is random (from the OS random source), created exclusively and
+    /// readable by this user only. The memory is pre-faulted and, where the
+    /// system allows, locked; a refused lock is logged, not an error
+    /// (see [`is_memory_locked`](Segment::is_memory_locked)).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a bad capacity or channel count,
+    /// [`Error::Os`] when the system refuses the segment.
+    #[cfg(not(any(loom, miri)))]
+    pub fn create(capacities: &[usize]) -> Result<Segment, Error> {
+        let (geometry, total) = layout::plan(capacities)?;
+        // A collision of 100 random bits is not expected; retrying on
+        // `AlreadyExists` keeps even that from being an error.
+        let mut attempts = 0;
+        let (name, mapping) = loop {
+            let name = random_name()?;
+            match sys::Mapping::create(&name, total) {
+                Ok(m) => break (name, m),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 4 => attempts += 1,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        // SAFETY: the mapping is fresh, zeroed, exclusively ours, `total`
+        // bytes long and page-aligned.
+        unsafe { layout::initialise(mapping.as_ptr(), total, &geometry, std::process::id()) };
+        let signals = (0..geometry.len())
+            .map(|i| {
+                Ok([
+                    Signal::Os(sys::Signal::create(&name, i, Slot::Reader)?),
+                    Signal::Os(sys::Signal::create(&name, i, Slot::Writer)?),
+                ])
+            })
+            .collect::<Result<Vec<_>, std::io::Error>>();
+        let signals = match signals {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = sys::unlink(&name);
+                return Err(e.into());
+            }
+        };
+        let locked = lock_memory(&mapping);
+        Ok(Segment {
+            shared: Arc::new(Shared {
+                len: total,
+                memory: Memory::Os(mapping),
+                name: Some(name),
+                creator: true,
+                locked,
+                unlinked: AtomicBool::new(false),
+                channels: geometry,
+                signals,
+            }),
+        })
+    }
+
+    /// Opens the segment named by `connection` (from
+    /// [`connection_string`](Segment::connection_string) in the creating
+    /// process), checks every header value, and removes the name from the
+    /// system namespace.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a malformed connection string,
+    /// [`Error::Corrupted`] or [`Error::VersionMismatch`] for a segment whose
+    /// headers do not hold, [`Error::Os`] when the segment does not exist or
+    /// is not private to this user.
+    #[cfg(not(any(loom, miri)))]
+    pub fn open(connection: &str) -> Result<Segment, Error> {
+        if !is_valid_name(connection) {
+            return Err(Error::InvalidArgument("not a segment connection string"));
+        }
+        let mapping = sys::Mapping::open(connection)?;
+        // Whatever the headers say, the name has served its purpose.
+        let _ = sys::unlink(connection);
+        // SAFETY: the mapping is page-aligned and `len` bytes long.
+        let geometry = unsafe { layout::validate(mapping.as_ptr(), mapping.len())? };
+        let signals = (0..geometry.len())
+            .map(|i| {
+                Ok([
+                    Signal::Os(sys::Signal::open(connection, i, Slot::Reader)?),
+                    Signal::Os(sys::Signal::open(connection, i, Slot::Writer)?),
+                ])
+            })
+            .collect::<Result<Vec<_>, std::io::Error>>()?;
+        let locked = lock_memory(&mapping);
+        let segment = Segment {
+            shared: Arc::new(Shared {
+                len: mapping.len(),
+                memory: Memory::Os(mapping),
+                name: Some(connection.to_owned()),
+                creator: false,
+                locked,
+                unlinked: AtomicBool::new(true),
+                channels: geometry,
+                signals,
+            }),
+        };
+        let h = segment.shared.segment_header();
+        h.opener_pid.store(std::process::id(), Ordering::Relaxed);
+        h.attach_count.fetch_add(1, Ordering::Release);
+        Ok(segment)
+    }
+
+    /// Creates a segment in this process's heap, for endpoints used by
+    /// threads of one process. It follows the same protocol as a shared
+    /// segment; it is also what the Miri and loom test runs use.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a bad capacity or channel count.
+    pub fn in_process(capacities: &[usize]) -> Result<Segment, Error> {
+        let (geometry, total) = layout::plan(capacities)?;
+        let memory = local::HeapMemory::new(total);
+        // SAFETY: fresh zeroed heap memory of `total` bytes aligned to LINE.
+        unsafe { layout::initialise(memory.as_ptr(), total, &geometry, std::process::id()) };
+        let signals = (0..geometry.len())
+            .map(|_| [Signal::Local(local::Signal::default()), Signal::Local(local::Signal::default())])
+            .collect();
+        Ok(Segment {
+            shared: Arc::new(Shared {
+                len: total,
+                memory: Memory::Heap(memory),
+                name: None,
+                creator: true,
+                locked: false,
+                unlinked: AtomicBool::new(true),
+                channels: geometry,
+                signals,
+            }),
+        })
+    }
+
+    /// The string another process passes to [`Segment::open`]: at most 24
+    /// ASCII characters, safe on a command line. `None` for an
+    /// [`in_process`](Segment::in_process) segment.
+    pub fn connection_string(&self) -> Option<&str> {
+        self.shared.name.as_deref()
+    }
+
+    /// Number of channels in the segment.
+    pub fn channel_count(&self) -> usize {
+        self.shared.channels.len()
+    }
+
+    /// Ring capacity of `channel` in bytes.
+    ///
+    /// # Panics
+    /// If `channel >= channel_count()`.
+    pub fn capacity(&self, channel: usize) -> usize {
+        self.shared.channels[channel].capacity
+    }
+
+    /// Size of the whole mapping in bytes.
+    pub fn len(&self) -> usize {
+        self.shared.len
+    }
+
+    /// Always false: a segment holds at least one channel.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Whether this handle created the segment (rather than opened it).
+    pub fn is_creator(&self) -> bool {
+        self.shared.creator
+    }
+
+    /// Whether another process has opened the segment (always false for the
+    /// opener's own view before it attached, and for in-process segments).
+    pub fn peer_attached(&self) -> bool {
+        self.shared.segment_header().attach_count.load(Ordering::Acquire) > 0
+    }
+
+    /// Whether the pages are locked in RAM (see [`Segment::create`]).
+    pub fn is_memory_locked(&self) -> bool {
+        self.shared.locked
+    }
+
+    /// Removes the name from the system namespace now (it is removed anyway
+    /// when the peer attaches or when the creator drops the segment). Other
+    /// processes can no longer open it; mappings stay valid.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the system refuses.
+    pub fn unlink(&self) -> Result<(), Error> {
+        self.shared.unlink()
+    }
+
+    /// Claims the writing end of `channel`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a channel out of range,
+    /// [`Error::AlreadyClaimed`] if any process has claimed it before.
+    pub fn writer(&self, channel: usize) -> Result<Writer, Error> {
+        self.claim(channel, Slot::Writer)?;
+        Ok(Writer::new(self.shared.clone(), channel))
+    }
+
+    /// Claims the reading end of `channel`.
+    ///
+    /// # Errors
+    /// As for [`writer`](Segment::writer).
+    pub fn reader(&self, channel: usize) -> Result<Reader, Error> {
+        self.claim(channel, Slot::Reader)?;
+        Ok(Reader::new(self.shared.clone(), channel))
+    }
+
+    fn claim(&self, channel: usize, slot: Slot) -> Result<(), Error> {
+        if channel >= self.shared.channels.len() {
+            return Err(Error::InvalidArgument("channel index out of range"));
+        }
+        let h = self.shared.header(channel);
+        let (state, pid) = match slot {
+            Slot::Writer => (&h.writer_state, &h.writer_pid),
+            Slot::Reader => (&h.reader_state, &h.reader_pid),
+        };
+        state
+            .compare_exchange(0, layout::STATE_CLAIMED, Ordering::AcqRel, Ordering::Relaxed)
+            .map_err(|_| Error::AlreadyClaimed)?;
+        pid.store(std::process::id(), Ordering::Release);
+        Ok(())
+    }
+
+    /// The raw mapping, for diagnostics and for tests that play a hostile
+    /// peer. Writing through it can only make this crate report
+    /// [`Error::Corrupted`]; it cannot make it misbehave.
+    #[doc(hidden)]
+    pub fn raw_memory(&self) -> (*mut u8, usize) {
+        (self.shared.base(), self.shared.len)
+    }
+}
+
+#[cfg(not(any(loom, miri)))]
+fn lock_memory(mapping: &sys::Mapping) -> bool {
+    match mapping.lock() {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!(
+                "could not lock {} bytes of shared memory in RAM ({e}); page faults may reach the audio path",
+                mapping.len()
+            );
+            false
+        }
+    }
+}
+
+#[cfg(not(any(loom, miri)))]
+fn random_name() -> Result<String, Error> {
+    let mut bytes = [0u8; NAME_RANDOM_LEN];
+    getrandom::getrandom(&mut bytes).map_err(|e| Error::Os(e.into()))?;
+    let mut name = String::with_capacity(NAME_PREFIX.len() + NAME_RANDOM_LEN);
+    name.push_str(NAME_PREFIX);
+    name.extend(bytes.iter().map(|b| BASE32[usize::from(b & 31)] as char));
+    Ok(name)
+}
+
+/// Whether `s` has the shape of a name made by `random_name`: this keeps a
+/// connection string from naming anything else (a path, another object).
+pub(crate) fn is_valid_name(s: &str) -> bool {
+    s.len() == NAME_PREFIX.len() + NAME_RANDOM_LEN
+        && s.starts_with(NAME_PREFIX)
+        && s.bytes().skip(NAME_PREFIX.len()).all(|b| BASE32.contains(&b))
+}
