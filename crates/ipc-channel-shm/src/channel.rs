@@ -193,15 +193,14 @@ fn sleep_word<S: Side>(s: &mut S) -> *const AtomicU32 {
 }
 
 /// Blocks until `side.poll(want)` is ready, the deadline passes, the peer
-/// dies, or the shared memory turns out corrupted.
+/// dies, or the shared memory turns out corrupted. The caller has just seen
+/// `poll` fail: this counts as one wait.
 ///
 /// Spins first if the endpoint asks for it, then sleeps in slices of at most
 /// [`PEER_CHECK_INTERVAL`], checking the peer's health whenever a slice ends
 /// without a wake-up.
 fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<u64, Error> {
-    if let Some(n) = side.poll(want)? {
-        return Ok(n);
-    }
+    side.endpoint().stats.waits += 1;
     let spin = side.endpoint().spin;
     if !spin.is_zero() {
         let start = Instant::now();
@@ -219,7 +218,6 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<
             }
         }
     }
-    side.endpoint().stats.waits += 1;
     // SAFETY: the word lives in the mapping owned by the endpoint's `shared`,
     // which `side` (borrowed for this whole call) keeps alive.
     let word = unsafe { &*sleep_word(side) };
@@ -245,6 +243,7 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<
                 (d - now).min(PEER_CHECK_INTERVAL)
             }
         };
+        side.endpoint().stats.sleeps += 1;
         side.endpoint().sleep(word, S::SLOT, slice);
         if word.load(Ordering::Acquire) == SLEEPING {
             // Not woken by the peer: a timeout, a signal, or the peer's death.
@@ -284,6 +283,8 @@ pub struct Writer {
     published: u64,
     /// Last validated `read_pos`.
     read_seen: u64,
+    /// Free space worth waking the writer for, announced while it sleeps.
+    wake_at: u64,
 }
 
 impl fmt::Debug for Writer {
@@ -321,7 +322,8 @@ impl Side for Writer {
     }
 
     fn announce(&mut self, want: u64) {
-        self.ep.header().space_wanted.store(want, Ordering::Relaxed);
+        let wanted = self.wake_at.max(want);
+        self.ep.header().space_wanted.store(wanted, Ordering::Relaxed);
     }
 
     fn peer_died(&mut self, _want: u64) -> Result<u64, Error> {
@@ -331,7 +333,7 @@ impl Side for Writer {
 
 impl Writer {
     pub(crate) fn new(shared: Arc<Shared>, channel: usize) -> Writer {
-        Writer { ep: Endpoint::new(shared, channel), write_local: 0, published: 0, read_seen: 0 }
+        Writer { ep: Endpoint::new(shared, channel), write_local: 0, published: 0, read_seen: 0, wake_at: 1 }
     }
 
     /// Free space according to the last validated read position.
@@ -340,8 +342,10 @@ impl Writer {
     }
 
     /// At least `want` bytes of free space (`want <= capacity`), waiting for
-    /// the reader if needed. Publishes pending bytes before it sleeps.
-    fn space(&mut self, want: u64, deadline: Option<Instant>) -> Result<u64, Error> {
+    /// the reader if needed. Publishes pending bytes before it sleeps, and
+    /// asks to be woken only once `wake_at` bytes are free (fewer wake-ups
+    /// when streaming).
+    fn space(&mut self, want: u64, wake_at: u64, deadline: Option<Instant>) -> Result<u64, Error> {
         let free = self.cached_free();
         if free >= want {
             return Ok(free);
@@ -349,8 +353,9 @@ impl Writer {
         if let Some(free) = self.poll(want)? {
             return Ok(free);
         }
-        // Full: the reader must see what we have before we wait for it.
+        // The reader must see what we have before we wait for it.
         self.publish();
+        self.wake_at = wake_at;
         block(self, want, deadline)
     }
 
@@ -375,8 +380,10 @@ impl Writer {
         self.ep.check()?;
         let mut done = 0;
         while !buf.is_empty() {
-            let want = (buf.len() as u64).min(self.ep.capacity / 2).max(1);
-            let free = match self.space(want, deadline) {
+            // Fill every free byte before sleeping (a reader may wait for a
+            // full ring), then sleep until half the ring or the rest is free.
+            let wake_at = (buf.len() as u64).min(self.ep.capacity / 2);
+            let free = match self.space(1, wake_at, deadline) {
                 Ok(free) => free,
                 Err(Error::Timeout) if done > 0 => break,
                 Err(e) => return Err(e),
@@ -434,6 +441,10 @@ impl Writer {
     /// (one or two slices around the wrap); [`Reservation::advance`] appends
     /// the bytes filled to the current blob.
     ///
+    /// Unlike `append`, this waits for `min` contiguous-in-order bytes even if
+    /// some space is free: a reader that waits for `n` bytes at once
+    /// ([`Reader::peek_wait`]) needs `n + min <= capacity`.
+    ///
     /// # Errors
     /// [`Error::InvalidArgument`] if `min` exceeds the capacity; otherwise as
     /// for [`append`](Writer::append).
@@ -454,7 +465,7 @@ impl Writer {
         if min as u64 > self.ep.capacity {
             return Err(Error::InvalidArgument("reservation larger than the ring"));
         }
-        let free = self.space(min as u64, deadline)? as usize;
+        let free = self.space(min as u64, min as u64, deadline)? as usize;
         let runs = self.ep.runs(self.write_local, free);
         Ok(Reservation { writer: self, runs })
     }
@@ -657,6 +668,9 @@ impl Reader {
         if avail >= want {
             return Ok(avail);
         }
+        if let Some(avail) = self.poll(want)? {
+            return Ok(avail);
+        }
         block(self, want, deadline)
     }
 
@@ -737,7 +751,13 @@ impl Reader {
     fn read_exact_until(&mut self, mut buf: &mut [u8], deadline: Option<Instant>) -> Result<(), Error> {
         self.ep.check()?;
         while !buf.is_empty() {
-            let want = (buf.len() as u64).min(self.ep.capacity);
+            // With a deadline, a read that fits waits for all its bytes so
+            // that a timeout consumes nothing. Without one, it streams: the
+            // writer may be waiting for space to publish the rest.
+            let want = match deadline {
+                Some(_) => (buf.len() as u64).min(self.ep.capacity),
+                None => 1,
+            };
             let avail = self.data(want, deadline)?;
             let n = (buf.len() as u64).min(avail) as usize;
             // SAFETY: `n <= avail`: committed bytes after `read_local`.
@@ -764,6 +784,10 @@ impl Reader {
 
     /// Waits until at least `min` bytes are readable (fewer only at the end of
     /// the stream), then lends them for reading in place.
+    ///
+    /// The writer must get to publish `min` bytes: one that appends fills the
+    /// ring before it waits, so that always holds; one that waits in
+    /// [`Writer::reserve`]`(m)` needs `min + m <= capacity`.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] if `min` exceeds the capacity; otherwise as

@@ -7,11 +7,16 @@
 pub struct Stats {
     /// Wake-ups this endpoint sent to its peer (each is one system call).
     pub signals: u64,
-    /// Times this endpoint had to block for its peer (data for a reader,
-    /// space for a writer), counted once per blocking operation.
+    /// Times this endpoint found the ring empty (reader) or full (writer)
+    /// and had to wait for its peer, counted once per operation. A writer
+    /// publishes what it has written at each of these.
     pub waits: u64,
-    /// Blocking operations that the bounded spin satisfied without sleeping.
+    /// Waits that the bounded spin ended without sleeping.
     pub spin_hits: u64,
+    /// Times this endpoint went to sleep in the kernel (a wait may sleep
+    /// more than once: the sleep is cut into slices to check the peer's
+    /// health).
+    pub sleeps: u64,
     /// Times the writer published a blob (`commit`); zero for a reader.
     pub commits: u64,
     /// Bytes written or read.

@@ -1,0 +1,504 @@
+//! Windows backend: a pagefile-backed named file mapping for the segment, a
+//! named auto-reset event per sleep word (both processes hold a handle), and a
+//! process handle to tell whether the peer still runs (and to wake a sleeper
+//! the moment it dies).
+//!
+//! Every named object lives in the session's `Local\` namespace and carries a
+//! DACL that grants access to the current user only. A name lives exactly as
+//! long as some process holds a handle to the object, so nothing outlives the
+//! two processes and there is nothing to unlink.
+
+use super::Slot;
+use crate::sync::{AtomicU32, Ordering};
+use std::io;
+use std::mem::size_of;
+use std::ptr;
+use std::time::Duration;
+use windows_sys::Win32::Foundation::{
+    CloseHandle, GetLastError, ERROR_ALREADY_EXISTS, ERROR_INSUFFICIENT_BUFFER,
+    ERROR_INVALID_PARAMETER, HANDLE, INVALID_HANDLE_VALUE, WAIT_OBJECT_0,
+};
+use windows_sys::Win32::Security::{
+    AddAccessAllowedAce, GetLengthSid, GetTokenInformation, InitializeAcl,
+    InitializeSecurityDescriptor, SetSecurityDescriptorDacl, TokenUser, ACCESS_ALLOWED_ACE, ACL,
+    ACL_REVISION, SECURITY_ATTRIBUTES, SECURITY_DESCRIPTOR, TOKEN_QUERY, TOKEN_USER,
+};
+use windows_sys::Win32::System::Memory::{
+    CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualLock,
+    VirtualQuery, FILE_MAP_ALL_ACCESS, FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION,
+    MEMORY_MAPPED_VIEW_ADDRESS, PAGE_READWRITE,
+};
+use windows_sys::Win32::System::Threading::{
+    CreateEventW, GetCurrentProcess, OpenEventW, OpenProcess, OpenProcessToken, SetEvent,
+    WaitForMultipleObjects, WaitForSingleObject, EVENT_ALL_ACCESS, EVENT_MODIFY_STATE, INFINITE,
+    PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SYNCHRONIZE, SYNCHRONIZATION_SYNCHRONIZE,
+};
+
+/// `SECURITY_DESCRIPTOR_REVISION` (winnt.h); windows-sys files it under a
+/// feature this crate does not otherwise need.
+const SECURITY_DESCRIPTOR_REVISION: u32 = 1;
+
+/// Step for touching every page. 4 KiB is the smallest page size of every
+/// Windows target; a larger real page size only means some pages are touched
+/// more than once.
+const PAGE_STEP: usize = 4096;
+
+/// Offset of `SegmentHeader::segment_size` (checked in `layout.rs`).
+const SEGMENT_SIZE_OFFSET: usize = 16;
+
+/// Size of `SegmentHeader`, the smallest valid segment.
+const MIN_SEGMENT: usize = 128;
+
+/// `\0`-terminated UTF-16 for a Win32 `W` function.
+fn wide(s: &str) -> io::Result<Vec<u16>> {
+    if s.contains('\0') {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    Ok(s.encode_utf16().chain(Some(0)).collect())
+}
+
+/// The object name `Local\<name><suffix>`.
+fn object_name(name: &str, suffix: &str) -> io::Result<Vec<u16>> {
+    wide(&format!("Local\\{name}{suffix}"))
+}
+
+/// A kernel handle, closed when dropped.
+#[derive(Debug)]
+struct Handle(HANDLE);
+
+// SAFETY: a kernel handle is a process-wide value usable from any thread; the
+// objects used here (sections, events, processes) are thread-safe.
+unsafe impl Send for Handle {}
+// SAFETY: as above.
+unsafe impl Sync for Handle {}
+
+impl Handle {
+    /// Wraps a handle returned by a Win32 call that signals failure with NULL.
+    fn checked(h: HANDLE) -> io::Result<Handle> {
+        if h.is_null() {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(Handle(h))
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: the handle is owned by this guard and closed once.
+        unsafe { CloseHandle(self.0) };
+    }
+}
+
+/// A security descriptor whose DACL grants `access` to the current user and
+/// to nobody else. The buffers it points into live inside this value.
+struct OwnerOnly {
+    descriptor: Box<SECURITY_DESCRIPTOR>,
+    /// Backing store of the DACL (`u32` for the alignment an ACL needs).
+    _acl: Vec<u32>,
+}
+
+impl OwnerOnly {
+    fn new(access: u32) -> io::Result<OwnerOnly> {
+        let mut token = ptr::null_mut();
+        // SAFETY: the pseudo handle of the current process needs no closing;
+        // `token` is a valid out-pointer.
+        if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let token = Handle(token);
+        let mut needed = 0u32;
+        // SAFETY: a size query: no buffer, valid out-pointer for the size.
+        let ok =
+            unsafe { GetTokenInformation(token.0, TokenUser, ptr::null_mut(), 0, &mut needed) };
+        // SAFETY: GetLastError has no preconditions.
+        if ok == 0 && unsafe { GetLastError() } != ERROR_INSUFFICIENT_BUFFER {
+            return Err(io::Error::last_os_error());
+        }
+        // `u64` storage: TOKEN_USER starts with a pointer.
+        let mut user = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+        let len = u32::try_from(user.len() * 8)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        // SAFETY: `user` is a writable, aligned buffer of `len` bytes.
+        if unsafe {
+            GetTokenInformation(
+                token.0,
+                TokenUser,
+                user.as_mut_ptr().cast(),
+                len,
+                &mut needed,
+            )
+        } == 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        if (needed as usize) < size_of::<TOKEN_USER>() {
+            return Err(io::Error::from(io::ErrorKind::InvalidData));
+        }
+        // SAFETY: the call filled in a TOKEN_USER at the start of the buffer;
+        // its SID points into the same buffer, which outlives this use.
+        let sid = unsafe { (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid };
+        // SAFETY: `sid` is the valid SID the token returned.
+        let sid_len = unsafe { GetLengthSid(sid) } as usize;
+        let acl_len =
+            size_of::<ACL>() + size_of::<ACCESS_ALLOWED_ACE>() - size_of::<u32>() + sid_len;
+        let mut acl = vec![0u32; acl_len.div_ceil(4)];
+        let acl_bytes = u32::try_from(acl.len() * 4)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        let acl_ptr = acl.as_mut_ptr().cast::<ACL>();
+        // SAFETY: `acl_ptr` points to `acl_bytes` writable, 4-aligned bytes,
+        // room for the header and one ACE holding `sid` (which is copied).
+        let ok = unsafe {
+            InitializeAcl(acl_ptr, acl_bytes, ACL_REVISION) != 0
+                && AddAccessAllowedAce(acl_ptr, ACL_REVISION, access, sid) != 0
+        };
+        if !ok {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: SECURITY_DESCRIPTOR is plain data; all zeroes is a valid
+        // value that the next call overwrites.
+        let mut descriptor: Box<SECURITY_DESCRIPTOR> = Box::new(unsafe { std::mem::zeroed() });
+        let sd = ptr::from_mut(&mut *descriptor).cast();
+        // SAFETY: `sd` is a SECURITY_DESCRIPTOR-sized buffer (the absolute
+        // format); the DACL it records lives in `acl`, kept in `self`.
+        let ok = unsafe {
+            InitializeSecurityDescriptor(sd, SECURITY_DESCRIPTOR_REVISION) != 0
+                && SetSecurityDescriptorDacl(sd, 1, acl_ptr, 0) != 0
+        };
+        if !ok {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnerOnly {
+            descriptor,
+            _acl: acl,
+        })
+    }
+
+    /// Attributes for a `Create*W` call; valid while `self` lives.
+    fn attributes(&mut self) -> SECURITY_ATTRIBUTES {
+        SECURITY_ATTRIBUTES {
+            nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: ptr::from_mut(&mut *self.descriptor).cast(),
+            bInheritHandle: 0,
+        }
+    }
+}
+
+/// A mapped view of a named, pagefile-backed file mapping.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    ptr: *mut u8,
+    len: usize,
+    _section: Handle,
+}
+
+// SAFETY: the mapping is plain memory; all access to it goes through atomics
+// or raw-pointer copies whose synchronisation the channel protocol provides.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Creates the mapping `Local\<name>` of `len` bytes, exclusively (an
+    /// existing object of that name is `AlreadyExists`), for this user only,
+    /// maps it and faults every page in.
+    pub(crate) fn create(name: &str, len: usize) -> io::Result<Mapping> {
+        let wname = object_name(name, "")?;
+        let size = u64::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        if len == 0 {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        let mut security = OwnerOnly::new(FILE_MAP_ALL_ACCESS)?;
+        let sa = security.attributes();
+        // SAFETY: `sa` and the descriptor it points to are valid for the call;
+        // `wname` is NUL-terminated. INVALID_HANDLE_VALUE asks for a
+        // pagefile-backed section.
+        let h = unsafe {
+            CreateFileMappingW(
+                INVALID_HANDLE_VALUE,
+                &sa,
+                PAGE_READWRITE,
+                (size >> 32) as u32,
+                size as u32,
+                wname.as_ptr(),
+            )
+        };
+        // SAFETY: GetLastError has no preconditions; read straight after the
+        // call, before anything else can change it.
+        let existed = unsafe { GetLastError() } == ERROR_ALREADY_EXISTS;
+        let section = Handle::checked(h)?;
+        if existed {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "shared segment name already in use",
+            ));
+        }
+        let ptr = map_view(&section)?;
+        let mapping = Mapping {
+            ptr,
+            len,
+            _section: section,
+        };
+        for off in (0..len).step_by(PAGE_STEP) {
+            // SAFETY: `off < len`, inside our fresh, zeroed view that no one
+            // else can know yet; writing a zero faults the page in for real.
+            unsafe { ptr::write_volatile(ptr.add(off), 0) };
+        }
+        Ok(mapping)
+    }
+
+    /// Opens and maps `Local\<name>`. The length is the `segment_size` the
+    /// creator recorded in the header, accepted only if it fits inside the
+    /// mapped region (which is rounded to whole pages); the caller validates
+    /// the rest of the header.
+    pub(crate) fn open(name: &str) -> io::Result<Mapping> {
+        let wname = object_name(name, "")?;
+        // SAFETY: `wname` is NUL-terminated.
+        let h = unsafe { OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE, 0, wname.as_ptr()) };
+        let section = Handle::checked(h)?;
+        let ptr = map_view(&section)?;
+        // From here on, dropping `mapping` unmaps the view.
+        let mut mapping = Mapping {
+            ptr,
+            len: 0,
+            _section: section,
+        };
+        // SAFETY: an all-zero MEMORY_BASIC_INFORMATION is a valid value.
+        let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: `ptr` is the base of our view; `info` is a valid out-buffer
+        // of the size passed.
+        let n = unsafe {
+            VirtualQuery(
+                ptr.cast_const().cast(),
+                &mut info,
+                size_of::<MEMORY_BASIC_INFORMATION>(),
+            )
+        };
+        if n == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let region = info.RegionSize;
+        if region < MIN_SEGMENT {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "shared segment is too small",
+            ));
+        }
+        // SAFETY: offset 16 + 8 <= 128 <= region, inside the view; the view is
+        // page-aligned, so the u64 is aligned. An atomic load: the peer may be
+        // writing the segment.
+        let recorded = unsafe {
+            (*ptr
+                .add(SEGMENT_SIZE_OFFSET)
+                .cast::<std::sync::atomic::AtomicU64>())
+            .load(Ordering::Acquire)
+        };
+        let len = match usize::try_from(recorded) {
+            Ok(len) if (MIN_SEGMENT..=region).contains(&len) => len,
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "shared segment records a size that does not fit its mapping",
+                ))
+            }
+        };
+        mapping.len = len;
+        for off in (0..len).step_by(PAGE_STEP) {
+            // SAFETY: `off < len <= region`, inside the view; the read faults
+            // the page in.
+            unsafe { ptr::read_volatile(ptr.add(off)) };
+        }
+        Ok(mapping)
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Pins the pages in memory (they are already faulted in). This fails when
+    /// the process's minimum working set is too small; the caller logs that.
+    pub(crate) fn lock(&self) -> io::Result<()> {
+        // SAFETY: the range lies inside our view.
+        if unsafe { VirtualLock(self.ptr.cast_const().cast(), self.len) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// Maps the whole of `section` read-write.
+fn map_view(section: &Handle) -> io::Result<*mut u8> {
+    // SAFETY: `section` is an open section handle; a length of 0 maps all of
+    // it at an address the system chooses.
+    let view = unsafe { MapViewOfFile(section.0, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0) };
+    if view.Value.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(view.Value.cast())
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is the base of the view we mapped, unmapped once; the
+        // section handle is closed afterwards by its own drop.
+        unsafe {
+            UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS {
+                Value: self.ptr.cast(),
+            })
+        };
+    }
+}
+
+/// Nothing to do: a Windows object name exists exactly as long as some
+/// process holds a handle to the object, so the segment's name disappears
+/// with the last handle of either side and a crash leaves nothing behind.
+/// (Until then another process of the same user could still open it by name;
+/// the DACL keeps other users out.)
+pub(crate) fn unlink(_name: &str) -> io::Result<()> {
+    Ok(())
+}
+
+/// The name suffix of the event of `channel`'s `slot`.
+fn event_suffix(channel: usize, slot: Slot) -> String {
+    let s = match slot {
+        Slot::Reader => 'r',
+        Slot::Writer => 'w',
+    };
+    format!("-{channel}{s}")
+}
+
+/// A named auto-reset event that partners one sleep word. Both processes hold
+/// a handle; `wake` sets it, `wait` sleeps on it. The event remembers a wake
+/// that comes before the sleep, so none is lost between the waiter's check of
+/// the word and its sleep.
+#[derive(Debug)]
+pub(crate) struct Signal {
+    event: Handle,
+}
+
+impl Signal {
+    /// Creates the event `Local\<name>-<channel>{r,w}` exclusively, for this
+    /// user only.
+    pub(crate) fn create(name: &str, channel: usize, slot: Slot) -> io::Result<Signal> {
+        let wname = object_name(name, &event_suffix(channel, slot))?;
+        let mut security = OwnerOnly::new(EVENT_ALL_ACCESS)?;
+        let sa = security.attributes();
+        // SAFETY: `sa` and its descriptor are valid for the call; `wname` is
+        // NUL-terminated. Auto-reset, initially not signalled.
+        let h = unsafe { CreateEventW(&sa, 0, 0, wname.as_ptr()) };
+        // SAFETY: GetLastError has no preconditions; read straight after.
+        let existed = unsafe { GetLastError() } == ERROR_ALREADY_EXISTS;
+        let event = Handle::checked(h)?;
+        if existed {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "event name already in use",
+            ));
+        }
+        Ok(Signal { event })
+    }
+
+    /// Opens the event made by [`Signal::create`] in the peer process.
+    pub(crate) fn open(name: &str, channel: usize, slot: Slot) -> io::Result<Signal> {
+        let wname = object_name(name, &event_suffix(channel, slot))?;
+        // SAFETY: `wname` is NUL-terminated.
+        let h = unsafe {
+            OpenEventW(
+                EVENT_MODIFY_STATE | SYNCHRONIZATION_SYNCHRONIZE,
+                0,
+                wname.as_ptr(),
+            )
+        };
+        Ok(Signal {
+            event: Handle::checked(h)?,
+        })
+    }
+
+    /// Sleeps while `*word == expected`, at most `timeout` (rounded up to
+    /// whole milliseconds), or until `peer`'s process ends. Returns on a wake,
+    /// a timeout, the peer's death or a failure; the caller re-checks.
+    pub(crate) fn wait(
+        &self,
+        word: &AtomicU32,
+        expected: u32,
+        timeout: Duration,
+        peer: Option<&PeerWatch>,
+    ) {
+        if word.load(Ordering::SeqCst) != expected {
+            return;
+        }
+        let ms = u32::try_from(timeout.as_nanos().div_ceil(1_000_000))
+            .unwrap_or(u32::MAX)
+            .min(INFINITE - 1);
+        let mut handles = [self.event.0, ptr::null_mut()];
+        let mut count = 1;
+        if let Some(process) = peer.and_then(|p| p.process.as_ref()) {
+            handles[1] = process.0;
+            count = 2;
+        }
+        // SAFETY: the first `count` entries are open handles that live for
+        // the call. Any result is fine: the caller re-checks.
+        unsafe { WaitForMultipleObjects(count, handles.as_ptr(), 0, ms) };
+    }
+
+    /// Wakes the one endpoint that may sleep on this event. The caller has
+    /// changed the word first.
+    pub(crate) fn wake(&self, _word: &AtomicU32) {
+        // SAFETY: the event handle is open. A failure cannot be acted upon
+        // here; the sleeper's bounded wait then notices the word changed.
+        unsafe { SetEvent(self.event.0) };
+    }
+}
+
+/// Watches a peer process through a handle to it. The handle keeps the
+/// process object (and so its id) from being reused while we hold it, and it
+/// becomes signalled when the process ends, which also wakes a sleeper.
+#[derive(Debug)]
+pub(crate) struct PeerWatch {
+    /// `None` when the process was already gone when the watch was made.
+    process: Option<Handle>,
+}
+
+impl PeerWatch {
+    /// A watch on process `pid`; `None` if its state cannot be observed
+    /// (access denied, say), in which case the peer counts as alive.
+    pub(crate) fn new(pid: u32) -> Option<PeerWatch> {
+        if pid == 0 {
+            return None;
+        }
+        // SAFETY: OpenProcess takes plain values.
+        let h = unsafe {
+            OpenProcess(
+                PROCESS_SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION,
+                0,
+                pid,
+            )
+        };
+        if !h.is_null() {
+            return Some(PeerWatch {
+                process: Some(Handle(h)),
+            });
+        }
+        // SAFETY: GetLastError has no preconditions.
+        match unsafe { GetLastError() } {
+            // What OpenProcess reports for an id that names no process.
+            ERROR_INVALID_PARAMETER => Some(PeerWatch { process: None }),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_alive(&mut self) -> bool {
+        match &self.process {
+            Some(h) => {
+                // SAFETY: the process handle is open; a zero timeout only polls.
+                let state = unsafe { WaitForSingleObject(h.0, 0) };
+                state != WAIT_OBJECT_0
+            }
+            None => false,
+        }
+    }
+}

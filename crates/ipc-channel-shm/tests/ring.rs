@@ -1,0 +1,310 @@
+//! Ring logic on the in-process backend: wrap-around, zero-copy access,
+//! closing, statistics, and validation of scribbled positions. These tests
+//! also run under Miri (`cargo +nightly miri test --test ring`), with smaller
+//! iteration counts.
+
+use ipc_channel_shm::{Error, Reader, Segment, Writer};
+use std::io::{Read, Write};
+use std::thread;
+use std::time::Duration;
+
+/// Scales an iteration count down under Miri.
+fn n(full: usize) -> usize {
+    if cfg!(miri) {
+        (full / 100).max(3)
+    } else {
+        full
+    }
+}
+
+fn pair(capacity: usize) -> (Segment, Writer, Reader) {
+    let segment = Segment::in_process(&[capacity]).unwrap();
+    let writer = segment.writer(0).unwrap();
+    let reader = segment.reader(0).unwrap();
+    (segment, writer, reader)
+}
+
+fn byte(i: usize) -> u8 {
+    (i.wrapping_mul(131) ^ (i >> 8)) as u8
+}
+
+#[test]
+fn bytes_wrap_around_the_ring_intact() {
+    let (_s, mut w, mut r) = pair(64);
+    let mut next_w = 0;
+    let mut next_r = 0;
+    // Odd sizes so that every offset of the ring is a wrap point at some time.
+    for round in 0..n(2000) {
+        let len = 1 + round % 61;
+        let chunk: Vec<u8> = (next_w..next_w + len).map(byte).collect();
+        w.append(&chunk).unwrap();
+        w.commit().unwrap();
+        next_w += len;
+        let mut back = vec![0u8; len];
+        r.read_exact_into(&mut back).unwrap();
+        for (k, b) in back.iter().enumerate() {
+            assert_eq!(*b, byte(next_r + k));
+        }
+        next_r += len;
+    }
+    assert_eq!(w.stats().bytes, next_w as u64);
+    assert_eq!(r.stats().bytes, next_r as u64);
+}
+
+#[test]
+fn nothing_is_visible_before_commit() {
+    let (_s, mut w, mut r) = pair(128);
+    w.append(b"abc").unwrap();
+    assert_eq!(w.uncommitted(), 3);
+    assert!(r.peek().unwrap().is_empty());
+    w.commit().unwrap();
+    assert_eq!(w.uncommitted(), 0);
+    let p = r.peek().unwrap();
+    assert_eq!(p.as_slices(), (&b"abc"[..], &b""[..]));
+    p.consume(2);
+    assert_eq!(r.peek().unwrap().as_slices().0, b"c");
+}
+
+#[test]
+fn reserve_and_peek_give_two_slices_around_the_wrap() {
+    let (_s, mut w, mut r) = pair(64);
+    w.append(&[0u8; 50]).unwrap();
+    w.commit().unwrap();
+    r.peek().unwrap().consume(50);
+    // Write position 50: 14 bytes to the end, then 50 more after the wrap.
+    let mut res = w.reserve(20).unwrap();
+    assert_eq!(res.len(), 64);
+    let (a, b) = res.as_mut_slices();
+    assert_eq!((a.len(), b.len()), (14, 50));
+    a.copy_from_slice(&[1; 14]);
+    b[..6].copy_from_slice(&[2; 6]);
+    res.advance(20);
+    w.commit().unwrap();
+    let p = r.peek_wait(20).unwrap();
+    let (a, b) = p.as_slices();
+    assert_eq!(a, &[1; 14]);
+    assert_eq!(b, &[2; 6]);
+    p.consume(20);
+    assert!(matches!(w.reserve(65), Err(Error::InvalidArgument(_))));
+    assert!(matches!(r.peek_wait(65), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn a_dropped_reservation_writes_nothing() {
+    let (_s, mut w, mut r) = pair(64);
+    let mut res = w.reserve(8).unwrap();
+    res.as_mut_slices().0[..8].copy_from_slice(b"ignored!");
+    drop(res);
+    w.append(b"kept").unwrap();
+    w.commit().unwrap();
+    let mut buf = [0u8; 4];
+    r.read_exact_into(&mut buf).unwrap();
+    assert_eq!(&buf, b"kept");
+}
+
+#[test]
+fn blobs_larger_than_the_ring_stream_between_threads() {
+    let (_s, mut w, mut r) = pair(256);
+    let total = n(1 << 20);
+    let producer = thread::spawn(move || {
+        let data: Vec<u8> = (0..total).map(byte).collect();
+        for part in data.chunks(1000) {
+            w.write_all(part).unwrap();
+        }
+        w.flush().unwrap();
+        w.stats()
+    });
+    let mut got = Vec::new();
+    r.read_to_end(&mut got).unwrap();
+    let stats = producer.join().unwrap();
+    assert_eq!(got.len(), total);
+    assert!(got.iter().enumerate().all(|(i, &b)| b == byte(i)));
+    assert!(stats.signals <= stats.commits + stats.waits, "{stats:?}");
+    assert!(r.stats().signals <= stats.waits, "the reader wakes a writer only once per wait");
+}
+
+#[test]
+fn a_sleeping_reader_is_signalled_at_most_once_per_commit_or_full_wait() {
+    let (_s, mut w, mut r) = pair(1 << 12);
+    let blobs = n(300);
+    let consumer = thread::spawn(move || {
+        let mut buf = [0u8; 100];
+        for _ in 0..blobs {
+            r.read_exact_into(&mut buf).unwrap();
+            assert_eq!(buf, [9u8; 100]);
+        }
+        r
+    });
+    for _ in 0..blobs {
+        for _ in 0..10 {
+            w.append(&[9u8; 10]).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let r = consumer.join().unwrap();
+    let ws = w.stats();
+    assert_eq!(ws.commits, blobs as u64);
+    assert!(ws.signals <= ws.commits + ws.waits, "{ws:?}");
+    // Each reader wait is ended by at most one signal (or a spin).
+    assert!(ws.signals <= r.stats().waits);
+}
+
+#[test]
+fn the_reader_drains_then_sees_the_end_of_the_stream() {
+    let (_s, mut w, mut r) = pair(64);
+    w.append(b"tail").unwrap();
+    drop(w);
+    let mut buf = [0u8; 16];
+    assert_eq!(r.read_into(&mut buf).unwrap(), 4);
+    assert!(matches!(r.read_into(&mut buf), Err(Error::Closed)));
+    assert!(matches!(r.peek(), Err(Error::Closed)));
+    assert_eq!(r.read(&mut buf).unwrap(), 0, "io::Read reports end of file");
+}
+
+#[test]
+fn a_writer_gets_closed_once_the_reader_is_gone() {
+    let (_s, mut w, r) = pair(64);
+    assert!(!w.is_closed());
+    drop(r);
+    assert!(w.is_closed());
+    assert!(matches!(w.commit(), Err(Error::Closed)));
+    let e = w.write_all(&[0; 100]).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+    assert!(matches!(Error::from_io(&e), Some(Error::Closed)));
+}
+
+#[test]
+fn closing_wakes_a_sleeping_peer() {
+    let (_s, w, mut r) = pair(64);
+    let t = thread::spawn(move || {
+        let mut buf = [0u8; 1];
+        r.read_into(&mut buf)
+    });
+    // Whether the reader already sleeps or not, it must end with Closed.
+    drop(w);
+    assert!(matches!(t.join().unwrap(), Err(Error::Closed)));
+
+    let (_s, mut w, r) = pair(64);
+    let t = thread::spawn(move || w.append(&[0u8; 1000]));
+    drop(r);
+    assert!(matches!(t.join().unwrap(), Err(Error::Closed)));
+}
+
+#[test]
+fn timeouts_are_reported_and_the_channel_stays_usable() {
+    let (_s, mut w, mut r) = pair(64);
+    let mut buf = [0u8; 8];
+    assert!(matches!(r.read_into_timeout(&mut buf, Duration::from_millis(5)), Err(Error::Timeout)));
+    assert!(matches!(r.read_exact_into_timeout(&mut buf, Duration::ZERO), Err(Error::Timeout)));
+    w.append(&[1; 64]).unwrap();
+    assert!(matches!(w.append_timeout(&[1; 8], Duration::from_millis(5)), Err(Error::Timeout)));
+    assert!(matches!(w.reserve_timeout(1, Duration::ZERO), Err(Error::Timeout)));
+    // Half a read that fits the ring does not consume anything on timeout.
+    w.commit().unwrap();
+    let mut big = [0u8; 64];
+    r.read_exact_into_timeout(&mut big, Duration::from_millis(5)).unwrap();
+    assert_eq!(big, [1; 64]);
+    r.set_io_timeout(Some(Duration::from_millis(1)));
+    let e = r.read(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn each_endpoint_can_be_claimed_once() {
+    let s = Segment::in_process(&[64, 128]).unwrap();
+    assert_eq!(s.channel_count(), 2);
+    assert_eq!(s.capacity(1), 128);
+    assert!(s.connection_string().is_none());
+    let _w = s.writer(1).unwrap();
+    assert!(matches!(s.writer(1), Err(Error::AlreadyClaimed)));
+    assert!(matches!(s.writer(2), Err(Error::InvalidArgument(_))));
+    let _r = s.reader(1).unwrap();
+    assert!(matches!(s.clone().reader(1), Err(Error::AlreadyClaimed)));
+}
+
+#[test]
+fn bad_capacities_are_refused() {
+    for caps in [&[][..], &[63], &[100], &[1 << 31], &[64; 65][..]] {
+        assert!(matches!(Segment::in_process(caps), Err(Error::InvalidArgument(_))), "{caps:?}");
+    }
+}
+
+/// Offset of channel 0's control block in a one-channel segment.
+const CH0: usize = 256;
+
+fn poke(s: &Segment, off: usize, v: u64) {
+    let (base, len) = s.raw_memory();
+    assert!(off + 8 <= len);
+    // SAFETY: in bounds and 8-aligned; the store races with nothing here
+    // (single thread), as a scribbling peer's would in a real run.
+    unsafe { std::ptr::write_volatile(base.add(off).cast::<u64>(), v) };
+}
+
+#[test]
+fn scribbled_positions_are_corrupted_never_out_of_bounds() {
+    // write_pos ahead of read_pos by more than the capacity.
+    let (s, _w, mut r) = pair(64);
+    poke(&s, CH0 + 128, 65);
+    let mut buf = [0u8; 8];
+    assert!(matches!(r.read_into(&mut buf), Err(Error::Corrupted(_))));
+    assert!(matches!(r.peek(), Err(Error::Corrupted(_))));
+
+    // write_pos moving backwards.
+    let (s, mut w, mut r) = pair(64);
+    w.append(&[0; 40]).unwrap();
+    w.commit().unwrap();
+    r.read_exact_into(&mut [0; 40]).unwrap();
+    poke(&s, CH0 + 128, 5);
+    assert!(matches!(r.read_into(&mut buf), Err(Error::Corrupted(_))));
+
+    // read_pos beyond what was written.
+    let (s, mut w, _r) = pair(64);
+    poke(&s, CH0 + 256, 1000);
+    w.append(&[0; 64]).unwrap();
+    assert!(matches!(w.append(&[0; 1]), Err(Error::Corrupted(_))));
+    assert!(matches!(w.commit(), Err(Error::Corrupted(_))));
+
+    // Garbage capacity in the control block is never trusted after open.
+    let (s, mut w, mut r) = pair(64);
+    poke(&s, CH0 + 8, u64::MAX);
+    w.append(b"still fine").unwrap();
+    w.commit().unwrap();
+    let mut ten = [0u8; 10];
+    r.read_exact_into(&mut ten).unwrap();
+    assert_eq!(&ten, b"still fine");
+}
+
+#[test]
+fn a_scribbled_sleep_word_causes_at_most_a_spurious_wake() {
+    let (s, mut w, mut r) = pair(64);
+    // Sleep words of channel 0: reader at +384, writer at +512.
+    poke(&s, CH0 + 384, 1);
+    poke(&s, CH0 + 512, 0xffff_ffff_ffff_ffff);
+    w.append(b"ok").unwrap();
+    w.commit().unwrap();
+    let mut two = [0u8; 2];
+    r.read_exact_into(&mut two).unwrap();
+    assert_eq!(&two, b"ok");
+}
+
+#[test]
+fn the_bounded_spin_catches_a_quick_peer() {
+    let (_s, mut w, mut r) = pair(1024);
+    r.set_spin(Duration::from_millis(if cfg!(miri) { 1 } else { 200 }));
+    let rounds = n(200);
+    let t = thread::spawn(move || {
+        let mut one = [0u8; 1];
+        for _ in 0..rounds {
+            r.read_exact_into(&mut one).unwrap();
+        }
+        r.stats()
+    });
+    for _ in 0..rounds {
+        w.append(&[1]).unwrap();
+        w.commit().unwrap();
+    }
+    let rs = t.join().unwrap();
+    assert_eq!(rs.bytes, rounds as u64);
+    // Every blocking read ended by spinning or by sleeping, none by magic.
+    assert!(rs.spin_hits + rs.waits <= rounds as u64);
+}
