@@ -271,6 +271,7 @@ pub(crate) unsafe fn initialise(base: *mut u8, total: usize, geometry: &[Channel
 /// # Safety
 /// `base` points to `len` mapped bytes aligned to [`LINE`], valid for as long
 /// as the returned geometry is used.
+#[cfg_attr(any(loom, miri), allow(dead_code))]
 pub(crate) unsafe fn validate(base: *const u8, len: usize) -> Result<Vec<ChannelGeometry>, Error> {
     if len < core::mem::size_of::<SegmentHeader>() {
         return Err(Error::Corrupted("segment smaller than its header"));

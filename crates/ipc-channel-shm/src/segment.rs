@@ -4,15 +4,20 @@
 use crate::channel::{Reader, Writer};
 use crate::layout::{self, ChannelGeometry, ChannelHeader, SegmentHeader};
 use crate::sync::Ordering;
-use crate::sys::{self, local, Slot};
+#[cfg(not(any(loom, miri)))]
+use crate::sys;
+use crate::sys::{local, Slot};
 use crate::Error;
 use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+#[cfg_attr(any(loom, miri), allow(dead_code))]
 /// Prefix of every segment name; the rest is 20 random base-32 characters.
 const NAME_PREFIX: &str = "ipc-";
+#[cfg_attr(any(loom, miri), allow(dead_code))]
 const NAME_RANDOM_LEN: usize = 20;
+#[cfg_attr(any(loom, miri), allow(dead_code))]
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 /// The memory behind a segment.
@@ -401,6 +406,7 @@ fn random_name() -> Result<String, Error> {
 
 /// Whether `s` has the shape of a name made by `random_name`: this keeps a
 /// connection string from naming anything else (a path, another object).
+#[cfg_attr(any(loom, miri), allow(dead_code))]
 pub(crate) fn is_valid_name(s: &str) -> bool {
     s.len() == NAME_PREFIX.len() + NAME_RANDOM_LEN
         && s.starts_with(NAME_PREFIX)

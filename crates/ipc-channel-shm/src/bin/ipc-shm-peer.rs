@@ -7,165 +7,187 @@
 //! The 32-bit and Windows builds of this same program are the peers of the
 //! cross-architecture tests.
 
-use ipc_channel_shm::{Error, Segment};
-use std::io::{BufRead, Write};
-use std::process::ExitCode;
+#[cfg(not(any(loom, miri)))]
+mod peer {
+    use ipc_channel_shm::{Error, Segment};
+    use std::io::{BufRead, Write};
+    use std::process::ExitCode;
 
-const USAGE: &str = "usage: ipc-shm-peer <connection> <role> [args]
-roles:
-  echo                       copy channel 0 to channel 1 until channel 0 closes
-  idle                       hold both endpoints until stdin closes
-  wait                       block reading channel 0 and report how that ended
-  open                       only open the segment and report the result
-  host <peer-exe>            create a segment (the connection argument is
-                             ignored), start <peer-exe> in role `wait` on it,
-                             then hold it until killed
-  scribble <ch> <off> <val>  after a line on stdin, store the u64 <val> at byte
-                             <off> of channel <ch>'s control block, then idle";
+    const USAGE: &str = "usage: ipc-shm-peer <connection> <role> [args]
+    roles:
+      echo                       copy channel 0 to channel 1 until channel 0 closes
+      idle                       hold both endpoints until stdin closes
+      wait                       block reading channel 0 and report how that ended
+      open                       only open the segment and report the result
+      host <peer-exe>            create a segment (the connection argument is
+                                 ignored), start <peer-exe> in role `wait` on it,
+                                 then hold it until killed
+      scribble <ch> <off> <val>  after a line on stdin, store the u64 <val> at byte
+                                 <off> of channel <ch>'s control block, then idle";
 
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
-
-/// A short stable word for each error kind, parsed by the tests.
-fn kind(e: &Error) -> String {
-    match e {
-        Error::Closed => "closed".into(),
-        Error::PeerDied => "peer-died".into(),
-        Error::Timeout => "timeout".into(),
-        Error::Corrupted(w) => format!("corrupted: {w}"),
-        Error::VersionMismatch { .. } => "version-mismatch".into(),
-        other => format!("error: {other}"),
+    fn say(line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
     }
-}
 
-fn wait_for_stdin_eof() {
-    let mut sink = String::new();
-    while std::io::stdin().lock().read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-        sink.clear();
+    /// A short stable word for each error kind, parsed by the tests.
+    fn kind(e: &Error) -> String {
+        match e {
+            Error::Closed => "closed".into(),
+            Error::PeerDied => "peer-died".into(),
+            Error::Timeout => "timeout".into(),
+            Error::Corrupted(w) => format!("corrupted: {w}"),
+            Error::VersionMismatch { .. } => "version-mismatch".into(),
+            other => format!("error: {other}"),
+        }
     }
-}
 
-fn run(args: &[String]) -> Result<(), String> {
-    let [conn, role, rest @ ..] = args else {
-        return Err(USAGE.into());
-    };
-    if role == "host" {
-        return host(rest);
+    fn wait_for_stdin_eof() {
+        let mut sink = String::new();
+        while std::io::stdin()
+            .lock()
+            .read_line(&mut sink)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {
+            sink.clear();
+        }
     }
-    let segment = match Segment::open(conn) {
-        Ok(s) => s,
-        Err(e) => {
-            say(&kind(&e));
+
+    fn run(args: &[String]) -> Result<(), String> {
+        let [conn, role, rest @ ..] = args else {
+            return Err(USAGE.into());
+        };
+        if role == "host" {
+            return host(rest);
+        }
+        let segment = match Segment::open(conn) {
+            Ok(s) => s,
+            Err(e) => {
+                say(&kind(&e));
+                return Ok(());
+            }
+        };
+        if role == "open" {
+            say("opened");
             return Ok(());
         }
-    };
-    if role == "open" {
-        say("opened");
-        return Ok(());
-    }
-    let mut reader = segment.reader(0).map_err(|e| e.to_string())?;
-    let mut writer = segment.writer(1).map_err(|e| e.to_string())?;
-    match role.as_str() {
-        "echo" => {
-            say("ready");
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                match reader.read_into(&mut buf) {
-                    Ok(n) => {
-                        writer.append(&buf[..n]).map_err(|e| kind(&e))?;
-                        writer.commit().map_err(|e| kind(&e))?;
+        let mut reader = segment.reader(0).map_err(|e| e.to_string())?;
+        let mut writer = segment.writer(1).map_err(|e| e.to_string())?;
+        match role.as_str() {
+            "echo" => {
+                say("ready");
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    match reader.read_into(&mut buf) {
+                        Ok(n) => {
+                            writer.append(&buf[..n]).map_err(|e| kind(&e))?;
+                            writer.commit().map_err(|e| kind(&e))?;
+                        }
+                        Err(Error::Closed) => break,
+                        Err(e) => return Err(kind(&e)),
                     }
-                    Err(Error::Closed) => break,
-                    Err(e) => return Err(kind(&e)),
+                }
+                say("closed");
+            }
+            "idle" => {
+                say("ready");
+                wait_for_stdin_eof();
+            }
+            "wait" => {
+                say("ready");
+                let mut buf = [0u8; 64];
+                match reader.read_into(&mut buf) {
+                    Ok(n) => say(&format!("data {n}")),
+                    Err(e) => say(&kind(&e)),
                 }
             }
-            say("closed");
+            "scribble" => {
+                let [ch, off, val] = rest else {
+                    return Err(USAGE.into());
+                };
+                let ch: usize = ch.parse().map_err(|_| "bad channel")?;
+                let off: usize = off.parse().map_err(|_| "bad offset")?;
+                let val: u64 = val.parse().map_err(|_| "bad value")?;
+                say("ready");
+                let mut line = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut line);
+                scribble(&segment, ch, off, val)?;
+                say("scribbled");
+                wait_for_stdin_eof();
+            }
+            _ => return Err(USAGE.into()),
         }
-        "idle" => {
-            say("ready");
-            wait_for_stdin_eof();
+        drop((reader, writer));
+        Ok(())
+    }
+
+    /// Plays a hostile peer: overwrites 8 bytes of a channel control block. The
+    /// offsets are those of docs/PROTOCOL.md.
+    fn scribble(
+        segment: &Segment,
+        channel: usize,
+        offset: usize,
+        value: u64,
+    ) -> Result<(), String> {
+        let (base, len) = segment.raw_memory();
+        // Segment header: 128 bytes; then 16-byte table entries {offset, capacity}.
+        let entry = 128 + 16 * channel;
+        if entry + 8 > len || offset + 8 > 640 {
+            return Err("scribble outside the control block".into());
         }
-        "wait" => {
-            say("ready");
-            let mut buf = [0u8; 64];
-            match reader.read_into(&mut buf) {
-                Ok(n) => say(&format!("data {n}")),
-                Err(e) => say(&kind(&e)),
+        // SAFETY: `entry + 8 <= len`, inside the mapping; the table is 8-aligned.
+        let ch_off = unsafe { std::ptr::read_volatile(base.add(entry).cast::<u64>()) } as usize;
+        if ch_off + 640 > len {
+            return Err("channel table entry out of range".into());
+        }
+        // SAFETY: `ch_off + offset + 8 <= len` and 8-aligned offsets keep the
+        // store aligned; racing with the other process is the point of a
+        // scribbling peer, and the library must cope with it.
+        unsafe { std::ptr::write_volatile(base.add(ch_off + offset).cast::<u64>(), value) };
+        Ok(())
+    }
+
+    fn host(rest: &[String]) -> Result<(), String> {
+        let [peer_exe] = rest else {
+            return Err(USAGE.into());
+        };
+        let segment = Segment::create(&[1 << 16, 1 << 16]).map_err(|e| e.to_string())?;
+        let _writer = segment.writer(0).map_err(|e| e.to_string())?;
+        let _reader = segment.reader(1).map_err(|e| e.to_string())?;
+        let conn = segment.connection_string().expect("shared segment");
+        say(&format!("segment {conn}"));
+        let mut child = std::process::Command::new(peer_exe)
+            .args([conn, "wait"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn {peer_exe}: {e}"))?;
+        say("host-ready");
+        wait_for_stdin_eof();
+        let _ = child.kill();
+        let _ = child.wait();
+        Ok(())
+    }
+
+    pub fn main() -> ExitCode {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        match run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ipc-shm-peer: {e}");
+                say(&format!("failed {e}"));
+                ExitCode::FAILURE
             }
         }
-        "scribble" => {
-            let [ch, off, val] = rest else {
-                return Err(USAGE.into());
-            };
-            let ch: usize = ch.parse().map_err(|_| "bad channel")?;
-            let off: usize = off.parse().map_err(|_| "bad offset")?;
-            let val: u64 = val.parse().map_err(|_| "bad value")?;
-            say("ready");
-            let mut line = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut line);
-            scribble(&segment, ch, off, val)?;
-            say("scribbled");
-            wait_for_stdin_eof();
-        }
-        _ => return Err(USAGE.into()),
     }
-    drop((reader, writer));
-    Ok(())
 }
 
-/// Plays a hostile peer: overwrites 8 bytes of a channel control block. The
-/// offsets are those of docs/PROTOCOL.md.
-fn scribble(segment: &Segment, channel: usize, offset: usize, value: u64) -> Result<(), String> {
-    let (base, len) = segment.raw_memory();
-    // Segment header: 128 bytes; then 16-byte table entries {offset, capacity}.
-    let entry = 128 + 16 * channel;
-    if entry + 8 > len || offset + 8 > 640 {
-        return Err("scribble outside the control block".into());
-    }
-    // SAFETY: `entry + 8 <= len`, inside the mapping; the table is 8-aligned.
-    let ch_off = unsafe { std::ptr::read_volatile(base.add(entry).cast::<u64>()) } as usize;
-    if ch_off + 640 > len {
-        return Err("channel table entry out of range".into());
-    }
-    // SAFETY: `ch_off + offset + 8 <= len` and 8-aligned offsets keep the
-    // store aligned; racing with the other process is the point of a
-    // scribbling peer, and the library must cope with it.
-    unsafe { std::ptr::write_volatile(base.add(ch_off + offset).cast::<u64>(), value) };
-    Ok(())
+#[cfg(not(any(loom, miri)))]
+fn main() -> std::process::ExitCode {
+    peer::main()
 }
 
-fn host(rest: &[String]) -> Result<(), String> {
-    let [peer_exe] = rest else {
-        return Err(USAGE.into());
-    };
-    let segment = Segment::create(&[1 << 16, 1 << 16]).map_err(|e| e.to_string())?;
-    let _writer = segment.writer(0).map_err(|e| e.to_string())?;
-    let _reader = segment.reader(1).map_err(|e| e.to_string())?;
-    let conn = segment.connection_string().expect("shared segment");
-    say(&format!("segment {conn}"));
-    let mut child = std::process::Command::new(peer_exe)
-        .args([conn, "wait"])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("spawn {peer_exe}: {e}"))?;
-    say("host-ready");
-    wait_for_stdin_eof();
-    let _ = child.kill();
-    let _ = child.wait();
-    Ok(())
-}
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ipc-shm-peer: {e}");
-            say(&format!("failed {e}"));
-            ExitCode::FAILURE
-        }
-    }
-}
+/// Loom and Miri builds have no shared memory: nothing to do.
+#[cfg(any(loom, miri))]
+fn main() {}
