@@ -1,1 +1,95 @@
-fn main() {}
+//! `cargo xtask`: the project's chores, written in Rust rather than shell so
+//! they run the same on every machine. One module per task.
+
+mod ci;
+mod cmd;
+mod setup;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <task> [options]
+
+Tasks:
+  ci [--only STEPS] [--skip STEPS]
+        Run everything CI runs, in order, and keep going after a failure.
+        Prints each step's duration, a summary table, and a last line
+        `N passed, N failed` counting the tests of every cargo test run.
+        Exits non-zero if anything failed. STEPS is a comma-separated list
+        (--only and --skip may be repeated). Steps:
+{steps}
+        With CI=true a missing prerequisite (target, package, Wine prefix)
+        is a failure; otherwise the step says why it is skipped.
+  setup
+        Only install what CI needs (the `setup` step of `ci`).
+  help
+        This text.
+
+Environment: CARGO_TARGET_DIR is honoured (default: <repo>/target); loom and
+Miri build in their own subdirectories of it.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ctx = Ctx::from_env();
+    match args.first().map(String::as_str) {
+        Some("ci") => ci::main(&ctx, &args[1..]),
+        Some("setup") if args.len() == 1 => {
+            ci::main(&ctx, &["--only".to_owned(), "setup".to_owned()])
+        }
+        None | Some("help" | "--help" | "-h") => {
+            print!("{}", help());
+            ExitCode::SUCCESS
+        }
+        Some(_) => {
+            eprintln!("xtask: unknown task or arguments `{}`\n", args.join(" "));
+            eprint!("{}", help());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn help() -> String {
+    let steps: String = ci::STEPS
+        .iter()
+        .map(|s| format!("          {:<12} {}\n", s.name, s.about))
+        .collect();
+    HELP.replace("{steps}\n", &steps)
+}
+
+/// What every task needs to know about where it runs.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// The workspace root; every command runs there.
+    pub(crate) root: PathBuf,
+    /// Cargo's target directory for ordinary builds.
+    pub(crate) target: PathBuf,
+    /// Running on CI (`CI=true`): a missing prerequisite is a failure.
+    pub(crate) ci: bool,
+    /// The `ipc-*` shared-memory segments that existed before this run.
+    pub(crate) started_before: BTreeSet<String>,
+}
+
+impl Ctx {
+    fn from_env() -> Ctx {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask/ is inside the workspace")
+            .to_owned();
+        // Cargo reads a relative CARGO_TARGET_DIR against the directory it
+        // runs in, which is the root for every command we start.
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .filter(|t| !t.is_empty())
+            .map_or_else(|| root.join("target"), |t| root.join(t));
+        let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        let started_before = ci::ipc_segments(Path::new("/dev/shm"));
+        Ctx {
+            root,
+            target,
+            ci,
+            started_before,
+        }
+    }
+}

@@ -53,7 +53,11 @@ impl Endpoint {
         let g = shared.geometry(channel);
         // SAFETY: the ring follows the header inside the mapping (validated
         // or planned by `layout`).
-        let data = unsafe { shared.base().add(g.offset + core::mem::size_of::<ChannelHeader>()) };
+        let data = unsafe {
+            shared
+                .base()
+                .add(g.offset + core::mem::size_of::<ChannelHeader>())
+        };
         Endpoint {
             shared,
             channel,
@@ -155,7 +159,11 @@ impl Endpoint {
         // SAFETY: as in `copy_in`, with source and destination swapped.
         unsafe {
             core::ptr::copy_nonoverlapping(self.data.add(off), dst.as_mut_ptr(), first);
-            core::ptr::copy_nonoverlapping(self.data, dst.as_mut_ptr().add(first), dst.len() - first);
+            core::ptr::copy_nonoverlapping(
+                self.data,
+                dst.as_mut_ptr().add(first),
+                dst.len() - first,
+            );
         }
     }
 
@@ -245,7 +253,13 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<
         };
         side.endpoint().stats.sleeps += 1;
         side.endpoint().sleep(word, S::SLOT, slice);
-        if word.load(Ordering::Acquire) == SLEEPING {
+        if word.load(Ordering::Acquire) == AWAKE {
+            // Woken by the peer: look before announcing another sleep, so
+            // that one wait costs the peer at most one signal.
+            if let Some(n) = side.poll(want)? {
+                return Ok(n);
+            }
+        } else {
             // Not woken by the peer: a timeout, a signal, or the peer's death.
             let ep = side.endpoint();
             if ep.header().magic.load(Ordering::Relaxed) != crate::layout::CHANNEL_MAGIC {
@@ -261,7 +275,11 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<
 }
 
 fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Some(Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365)))
+    Some(
+        Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365)),
+    )
 }
 
 /// The writing end of a channel.
@@ -323,7 +341,10 @@ impl Side for Writer {
 
     fn announce(&mut self, want: u64) {
         let wanted = self.wake_at.max(want);
-        self.ep.header().space_wanted.store(wanted, Ordering::Relaxed);
+        self.ep
+            .header()
+            .space_wanted
+            .store(wanted, Ordering::Relaxed);
     }
 
     fn peer_died(&mut self, _want: u64) -> Result<u64, Error> {
@@ -333,7 +354,13 @@ impl Side for Writer {
 
 impl Writer {
     pub(crate) fn new(shared: Arc<Shared>, channel: usize) -> Writer {
-        Writer { ep: Endpoint::new(shared, channel), write_local: 0, published: 0, read_seen: 0, wake_at: 1 }
+        Writer {
+            ep: Endpoint::new(shared, channel),
+            write_local: 0,
+            published: 0,
+            read_seen: 0,
+            wake_at: 1,
+        }
     }
 
     /// Free space according to the last validated read position.
@@ -456,11 +483,19 @@ impl Writer {
     ///
     /// # Errors
     /// [`Error::Timeout`] when not enough space freed up in time.
-    pub fn reserve_timeout(&mut self, min: usize, timeout: Duration) -> Result<Reservation<'_>, Error> {
+    pub fn reserve_timeout(
+        &mut self,
+        min: usize,
+        timeout: Duration,
+    ) -> Result<Reservation<'_>, Error> {
         self.reserve_until(min, deadline_after(timeout))
     }
 
-    fn reserve_until(&mut self, min: usize, deadline: Option<Instant>) -> Result<Reservation<'_>, Error> {
+    fn reserve_until(
+        &mut self,
+        min: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Reservation<'_>, Error> {
         self.ep.check()?;
         if min as u64 > self.ep.capacity {
             return Err(Error::InvalidArgument("reservation larger than the ring"));
@@ -544,7 +579,9 @@ pub struct Reservation<'a> {
 
 impl fmt::Debug for Reservation<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reservation").field("len", &self.len()).finish()
+        f.debug_struct("Reservation")
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -626,7 +663,11 @@ impl Side for Reader {
         if self.ep.header().writer_state.load(Ordering::Acquire) & STATE_CLOSED != 0 {
             // The writer publishes before it closes: look once more.
             let avail = self.load_available()?;
-            return if avail > 0 { Ok(Some(avail)) } else { Err(Error::Closed) };
+            return if avail > 0 {
+                Ok(Some(avail))
+            } else {
+                Err(Error::Closed)
+            };
         }
         Ok(None)
     }
@@ -642,7 +683,11 @@ impl Side for Reader {
 
 impl Reader {
     pub(crate) fn new(shared: Arc<Shared>, channel: usize) -> Reader {
-        Reader { ep: Endpoint::new(shared, channel), read_local: 0, write_seen: 0 }
+        Reader {
+            ep: Endpoint::new(shared, channel),
+            read_local: 0,
+            write_seen: 0,
+        }
     }
 
     /// Loads and validates `write_pos`; returns the readable byte count.
@@ -683,8 +728,14 @@ impl Reader {
         h.read_pos.store(self.read_local, Ordering::Release);
         fence(Ordering::SeqCst);
         if h.writer_sleep.load(Ordering::Acquire) == SLEEPING {
-            let wanted = h.space_wanted.load(Ordering::Relaxed).clamp(1, self.ep.capacity);
-            let used = h.write_pos.load(Ordering::Acquire).wrapping_sub(self.read_local);
+            let wanted = h
+                .space_wanted
+                .load(Ordering::Relaxed)
+                .clamp(1, self.ep.capacity);
+            let used = h
+                .write_pos
+                .load(Ordering::Acquire)
+                .wrapping_sub(self.read_local);
             // A nonsensical write position is reported by the next read; here
             // it only means "wake the writer".
             let free = self.ep.capacity.saturating_sub(used);
@@ -744,11 +795,19 @@ impl Reader {
     ///
     /// # Errors
     /// [`Error::Timeout`], or as for [`read_into`](Reader::read_into).
-    pub fn read_exact_into_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<(), Error> {
+    pub fn read_exact_into_timeout(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<(), Error> {
         self.read_exact_until(buf, deadline_after(timeout))
     }
 
-    fn read_exact_until(&mut self, mut buf: &mut [u8], deadline: Option<Instant>) -> Result<(), Error> {
+    fn read_exact_until(
+        &mut self,
+        mut buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
         self.ep.check()?;
         while !buf.is_empty() {
             // With a deadline, a read that fits waits for all its bytes so

@@ -46,7 +46,10 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("timed out"),
             Error::Corrupted(what) => write!(f, "shared memory corrupted: {what}"),
             Error::VersionMismatch { ours, theirs } => {
-                write!(f, "segment layout version {theirs}, this build speaks {ours}")
+                write!(
+                    f,
+                    "segment layout version {theirs}, this build speaks {ours}"
+                )
             }
             Error::AlreadyClaimed => f.write_str("the endpoint is already claimed"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
@@ -99,7 +102,10 @@ impl Error {
             Error::PeerDied => Error::PeerDied,
             Error::Timeout => Error::Timeout,
             Error::Corrupted(w) => Error::Corrupted(w),
-            Error::VersionMismatch { ours, theirs } => Error::VersionMismatch { ours: *ours, theirs: *theirs },
+            Error::VersionMismatch { ours, theirs } => Error::VersionMismatch {
+                ours: *ours,
+                theirs: *theirs,
+            },
             Error::AlreadyClaimed => Error::AlreadyClaimed,
             Error::InvalidArgument(w) => Error::InvalidArgument(w),
             Error::Os(e) => Error::Os(io::Error::new(e.kind(), e.to_string())),

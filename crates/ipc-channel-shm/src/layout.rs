@@ -175,12 +175,14 @@ impl ChannelHeader {
 
 /// Rounds `n` up to a multiple of [`LINE`], or `None` on overflow.
 pub(crate) fn align_line(n: u64) -> Option<u64> {
-    n.checked_add(LINE as u64 - 1).map(|v| v & !(LINE as u64 - 1))
+    n.checked_add(LINE as u64 - 1)
+        .map(|v| v & !(LINE as u64 - 1))
 }
 
 /// Bytes taken by the segment header and a table of `channels` entries.
 pub(crate) fn header_size(channels: usize) -> u64 {
-    let raw = core::mem::size_of::<SegmentHeader>() + channels * core::mem::size_of::<ChannelEntry>();
+    let raw =
+        core::mem::size_of::<SegmentHeader>() + channels * core::mem::size_of::<ChannelEntry>();
     align_line(raw as u64).expect("small")
 }
 
@@ -212,7 +214,8 @@ pub(crate) fn plan(capacities: &[usize]) -> Result<(Vec<ChannelGeometry>, usize)
             ));
         }
         out.push(ChannelGeometry {
-            offset: usize::try_from(offset).map_err(|_| Error::InvalidArgument("segment too large"))?,
+            offset: usize::try_from(offset)
+                .map_err(|_| Error::InvalidArgument("segment too large"))?,
             capacity: cap,
         });
         offset = offset
@@ -228,7 +231,12 @@ pub(crate) fn plan(capacities: &[usize]) -> Result<(Vec<ChannelGeometry>, usize)
 /// # Safety
 /// `base` points to `total` writable bytes, aligned to [`LINE`], that no other
 /// process or thread accesses yet; `geometry` and `total` come from [`plan`].
-pub(crate) unsafe fn initialise(base: *mut u8, total: usize, geometry: &[ChannelGeometry], creator_pid: u32) {
+pub(crate) unsafe fn initialise(
+    base: *mut u8,
+    total: usize,
+    geometry: &[ChannelGeometry],
+    creator_pid: u32,
+) {
     let header = base.cast::<SegmentHeader>();
     // SAFETY: the caller guarantees exclusive access to `total` aligned bytes,
     // and `total` is at least `header_size(geometry.len())`.
@@ -237,10 +245,15 @@ pub(crate) unsafe fn initialise(base: *mut u8, total: usize, geometry: &[Channel
         // SAFETY: the table follows the header inside `header_size`, and each
         // channel block lies inside `total` by construction of `plan`.
         unsafe {
-            let entry = base.add(core::mem::size_of::<SegmentHeader>()).cast::<ChannelEntry>().add(i);
+            let entry = base
+                .add(core::mem::size_of::<SegmentHeader>())
+                .cast::<ChannelEntry>()
+                .add(i);
             entry.write(ChannelEntry::zeroed());
             (*entry).offset.store(g.offset as u64, Ordering::Relaxed);
-            (*entry).capacity.store(g.capacity as u64, Ordering::Relaxed);
+            (*entry)
+                .capacity
+                .store(g.capacity as u64, Ordering::Relaxed);
             let ch = base.add(g.offset).cast::<ChannelHeader>();
             ch.write(ChannelHeader::zeroed());
             (*ch).index.store(i as u32, Ordering::Relaxed);
@@ -253,11 +266,15 @@ pub(crate) unsafe fn initialise(base: *mut u8, total: usize, geometry: &[Channel
     unsafe {
         let h = &*header;
         h.version.store(LAYOUT_VERSION, Ordering::Relaxed);
-        h.header_size.store(header_size(geometry.len()) as u32, Ordering::Relaxed);
+        h.header_size
+            .store(header_size(geometry.len()) as u32, Ordering::Relaxed);
         h.segment_size.store(total as u64, Ordering::Relaxed);
-        h.channel_count.store(geometry.len() as u32, Ordering::Relaxed);
-        h.channel_header_size
-            .store(core::mem::size_of::<ChannelHeader>() as u32, Ordering::Relaxed);
+        h.channel_count
+            .store(geometry.len() as u32, Ordering::Relaxed);
+        h.channel_header_size.store(
+            core::mem::size_of::<ChannelHeader>() as u32,
+            Ordering::Relaxed,
+        );
         h.creator_pid.store(creator_pid, Ordering::Relaxed);
         h.magic.store(SEGMENT_MAGIC, Ordering::Release);
     }
@@ -284,9 +301,14 @@ pub(crate) unsafe fn validate(base: *const u8, len: usize) -> Result<Vec<Channel
     }
     let version = h.version.load(Ordering::Relaxed);
     if version != LAYOUT_VERSION {
-        return Err(Error::VersionMismatch { ours: LAYOUT_VERSION, theirs: version });
+        return Err(Error::VersionMismatch {
+            ours: LAYOUT_VERSION,
+            theirs: version,
+        });
     }
-    if h.channel_header_size.load(Ordering::Relaxed) as usize != core::mem::size_of::<ChannelHeader>() {
+    if h.channel_header_size.load(Ordering::Relaxed) as usize
+        != core::mem::size_of::<ChannelHeader>()
+    {
         return Err(Error::Corrupted("channel header size differs"));
     }
     if h.segment_size.load(Ordering::Relaxed) != len as u64 {
@@ -304,7 +326,12 @@ pub(crate) unsafe fn validate(base: *const u8, len: usize) -> Result<Vec<Channel
     let mut next_free = table_end;
     for i in 0..count {
         // SAFETY: `i < count` and the whole table lies inside `table_end <= len`.
-        let e = unsafe { &*base.add(core::mem::size_of::<SegmentHeader>()).cast::<ChannelEntry>().add(i) };
+        let e = unsafe {
+            &*base
+                .add(core::mem::size_of::<SegmentHeader>())
+                .cast::<ChannelEntry>()
+                .add(i)
+        };
         let offset = e.offset.load(Ordering::Relaxed);
         let capacity = e.capacity.load(Ordering::Relaxed);
         let cap_ok = (MIN_CAPACITY as u64..=MAX_CAPACITY as u64).contains(&capacity)
@@ -313,7 +340,12 @@ pub(crate) unsafe fn validate(base: *const u8, len: usize) -> Result<Vec<Channel
         // or after the end of the previous one and end inside the segment.
         let end = channel_size(capacity).and_then(|s| offset.checked_add(s));
         match end {
-            Some(end) if cap_ok && offset % LINE as u64 == 0 && offset >= next_free && end <= len as u64 => {
+            Some(end)
+                if cap_ok
+                    && offset % LINE as u64 == 0
+                    && offset >= next_free
+                    && end <= len as u64 =>
+            {
                 next_free = end;
             }
             _ => return Err(Error::Corrupted("channel table entry out of range")),
@@ -326,7 +358,10 @@ pub(crate) unsafe fn validate(base: *const u8, len: usize) -> Result<Vec<Channel
         {
             return Err(Error::Corrupted("channel header does not match the table"));
         }
-        out.push(ChannelGeometry { offset: offset as usize, capacity: capacity as usize });
+        out.push(ChannelGeometry {
+            offset: offset as usize,
+            capacity: capacity as usize,
+        });
     }
     Ok(out)
 }

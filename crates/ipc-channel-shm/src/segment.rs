@@ -95,7 +95,10 @@ impl Shared {
 
     fn unlink(&self) -> Result<(), Error> {
         if let Some(_name) = &self.name {
-            if !self.unlinked.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            if !self
+                .unlinked
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
                 #[cfg(not(any(loom, miri)))]
                 match sys::unlink(_name) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
@@ -168,7 +171,9 @@ impl Segment {
             let name = random_name()?;
             match sys::Mapping::create(&name, total) {
                 Ok(m) => break (name, m),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 4 => attempts += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 4 => {
+                    attempts += 1
+                }
                 Err(e) => return Err(e.into()),
             }
         };
@@ -213,8 +218,9 @@ impl Segment {
     /// # Errors
     /// [`Error::InvalidArgument`] for a malformed connection string,
     /// [`Error::Corrupted`] or [`Error::VersionMismatch`] for a segment whose
-    /// headers do not hold, [`Error::Os`] when the segment does not exist or
-    /// is not private to this user.
+    /// headers do not hold, [`Error::AlreadyClaimed`] if another process has
+    /// opened it already, [`Error::Os`] when the segment does not exist or is
+    /// not private to this user.
     #[cfg(not(any(loom, miri)))]
     pub fn open(connection: &str) -> Result<Segment, Error> {
         if !is_valid_name(connection) {
@@ -246,9 +252,14 @@ impl Segment {
                 signals,
             }),
         };
+        // One peer per segment. On POSIX the name is already gone; on Windows,
+        // where a name lives as long as the creator's handle, this is what
+        // keeps a second opener out.
         let h = segment.shared.segment_header();
+        h.attach_count
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+            .map_err(|_| Error::AlreadyClaimed)?;
         h.opener_pid.store(std::process::id(), Ordering::Relaxed);
-        h.attach_count.fetch_add(1, Ordering::Release);
         Ok(segment)
     }
 
@@ -264,7 +275,12 @@ impl Segment {
         // SAFETY: fresh zeroed heap memory of `total` bytes aligned to LINE.
         unsafe { layout::initialise(memory.as_ptr(), total, &geometry, std::process::id()) };
         let signals = (0..geometry.len())
-            .map(|_| [Signal::Local(local::Signal::default()), Signal::Local(local::Signal::default())])
+            .map(|_| {
+                [
+                    Signal::Local(local::Signal::default()),
+                    Signal::Local(local::Signal::default()),
+                ]
+            })
             .collect();
         Ok(Segment {
             shared: Arc::new(Shared {
@@ -318,7 +334,11 @@ impl Segment {
     /// Whether another process has opened the segment (always false for the
     /// opener's own view before it attached, and for in-process segments).
     pub fn peer_attached(&self) -> bool {
-        self.shared.segment_header().attach_count.load(Ordering::Acquire) > 0
+        self.shared
+            .segment_header()
+            .attach_count
+            .load(Ordering::Acquire)
+            > 0
     }
 
     /// Whether the pages are locked in RAM (see [`Segment::create`]).
@@ -365,7 +385,12 @@ impl Segment {
             Slot::Reader => (&h.reader_state, &h.reader_pid),
         };
         state
-            .compare_exchange(0, layout::STATE_CLAIMED, Ordering::AcqRel, Ordering::Relaxed)
+            .compare_exchange(
+                0,
+                layout::STATE_CLAIMED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
             .map_err(|_| Error::AlreadyClaimed)?;
         pid.store(std::process::id(), Ordering::Release);
         Ok(())
@@ -410,5 +435,7 @@ fn random_name() -> Result<String, Error> {
 pub(crate) fn is_valid_name(s: &str) -> bool {
     s.len() == NAME_PREFIX.len() + NAME_RANDOM_LEN
         && s.starts_with(NAME_PREFIX)
-        && s.bytes().skip(NAME_PREFIX.len()).all(|b| BASE32.contains(&b))
+        && s.bytes()
+            .skip(NAME_PREFIX.len())
+            .all(|b| BASE32.contains(&b))
 }

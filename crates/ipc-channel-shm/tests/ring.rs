@@ -121,7 +121,10 @@ fn blobs_larger_than_the_ring_stream_between_threads() {
     assert_eq!(got.len(), total);
     assert!(got.iter().enumerate().all(|(i, &b)| b == byte(i)));
     assert!(stats.signals <= stats.commits + stats.waits, "{stats:?}");
-    assert!(r.stats().signals <= stats.waits, "the reader wakes a writer only once per wait");
+    assert!(
+        r.stats().signals <= stats.waits,
+        "the reader wakes a writer only once per wait"
+    );
 }
 
 #[test]
@@ -195,15 +198,28 @@ fn closing_wakes_a_sleeping_peer() {
 fn timeouts_are_reported_and_the_channel_stays_usable() {
     let (_s, mut w, mut r) = pair(64);
     let mut buf = [0u8; 8];
-    assert!(matches!(r.read_into_timeout(&mut buf, Duration::from_millis(5)), Err(Error::Timeout)));
-    assert!(matches!(r.read_exact_into_timeout(&mut buf, Duration::ZERO), Err(Error::Timeout)));
+    assert!(matches!(
+        r.read_into_timeout(&mut buf, Duration::from_millis(5)),
+        Err(Error::Timeout)
+    ));
+    assert!(matches!(
+        r.read_exact_into_timeout(&mut buf, Duration::ZERO),
+        Err(Error::Timeout)
+    ));
     w.append(&[1; 64]).unwrap();
-    assert!(matches!(w.append_timeout(&[1; 8], Duration::from_millis(5)), Err(Error::Timeout)));
-    assert!(matches!(w.reserve_timeout(1, Duration::ZERO), Err(Error::Timeout)));
+    assert!(matches!(
+        w.append_timeout(&[1; 8], Duration::from_millis(5)),
+        Err(Error::Timeout)
+    ));
+    assert!(matches!(
+        w.reserve_timeout(1, Duration::ZERO),
+        Err(Error::Timeout)
+    ));
     // Half a read that fits the ring does not consume anything on timeout.
     w.commit().unwrap();
     let mut big = [0u8; 64];
-    r.read_exact_into_timeout(&mut big, Duration::from_millis(5)).unwrap();
+    r.read_exact_into_timeout(&mut big, Duration::from_millis(5))
+        .unwrap();
     assert_eq!(big, [1; 64]);
     r.set_io_timeout(Some(Duration::from_millis(1)));
     let e = r.read(&mut buf).unwrap_err();
@@ -226,7 +242,10 @@ fn each_endpoint_can_be_claimed_once() {
 #[test]
 fn bad_capacities_are_refused() {
     for caps in [&[][..], &[63], &[100], &[1 << 31], &[64; 65][..]] {
-        assert!(matches!(Segment::in_process(caps), Err(Error::InvalidArgument(_))), "{caps:?}");
+        assert!(
+            matches!(Segment::in_process(caps), Err(Error::InvalidArgument(_))),
+            "{caps:?}"
+        );
     }
 }
 

@@ -23,7 +23,13 @@ impl Signal {
 
     /// Sleeps while `*word == expected`, at most `timeout`. Returns on a wake,
     /// a timeout, a signal (EINTR) or a spurious wake; the caller re-checks.
-    pub(crate) fn wait(&self, word: &AtomicU32, expected: u32, timeout: Duration, _peer: Option<&PeerWatch>) {
+    pub(crate) fn wait(
+        &self,
+        word: &AtomicU32,
+        expected: u32,
+        timeout: Duration,
+        _peer: Option<&PeerWatch>,
+    ) {
         let ts = libc::timespec {
             tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
             tv_nsec: timeout.subsec_nanos() as libc::c_long,
@@ -67,10 +73,18 @@ impl PeerWatch {
         // SAFETY: pidfd_open takes a pid and flags; no memory is passed.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         if fd >= 0 {
-            return Some(PeerWatch { pid, pidfd: Some(fd as libc::c_int), gone: false });
+            return Some(PeerWatch {
+                pid,
+                pidfd: Some(fd as libc::c_int),
+                gone: false,
+            });
         }
         let gone = io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        Some(PeerWatch { pid, pidfd: None, gone })
+        Some(PeerWatch {
+            pid,
+            pidfd: None,
+            gone,
+        })
     }
 
     pub(crate) fn is_alive(&mut self) -> bool {
@@ -79,7 +93,11 @@ impl PeerWatch {
         }
         self.gone = match self.pidfd {
             Some(fd) => {
-                let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+                let mut p = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
                 // SAFETY: one valid pollfd, zero timeout.
                 let n = unsafe { libc::poll(&mut p, 1, 0) };
                 n == 1 && p.revents & libc::POLLIN != 0

@@ -15,7 +15,8 @@ pub(crate) struct HeapMemory {
 
 impl HeapMemory {
     pub(crate) fn new(len: usize) -> HeapMemory {
-        let layout = Layout::from_size_align(len.max(1), crate::layout::LINE).expect("valid layout");
+        let layout =
+            Layout::from_size_align(len.max(1), crate::layout::LINE).expect("valid layout");
         // SAFETY: the layout has a non-zero size.
         let ptr = unsafe { alloc_zeroed(layout) };
         if ptr.is_null() {

@@ -46,11 +46,14 @@ impl Mapping {
         let c = c_name(name)?;
         let flags = libc::O_CREAT | libc::O_EXCL | libc::O_RDWR;
         // SAFETY: `c` is a valid NUL-terminated string.
-        let fd = Fd(check(unsafe { libc::shm_open(c.as_ptr(), flags, 0o600 as libc::c_uint) })?);
+        let fd = Fd(check(unsafe {
+            libc::shm_open(c.as_ptr(), flags, 0o600 as libc::c_uint)
+        })?);
         let result = (|| {
             // SAFETY: `fd` is an open descriptor we own.
             check(unsafe { libc::fchmod(fd.0, 0o600) })?;
-            let size = libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            let size = libc::off_t::try_from(len)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
             // SAFETY: as above.
             check(unsafe { libc::ftruncate(fd.0, size) })?;
             map(&fd, len)
@@ -67,7 +70,9 @@ impl Mapping {
     pub(crate) fn open(name: &str) -> io::Result<Mapping> {
         let c = c_name(name)?;
         // SAFETY: `c` is a valid NUL-terminated string.
-        let fd = Fd(check(unsafe { libc::shm_open(c.as_ptr(), libc::O_RDWR, 0) })?);
+        let fd = Fd(check(unsafe {
+            libc::shm_open(c.as_ptr(), libc::O_RDWR, 0)
+        })?);
         // SAFETY: an all-zero `stat` is a valid value to be overwritten.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: `fd` is open and `st` is a valid out-pointer.
@@ -80,9 +85,13 @@ impl Mapping {
                 "shared segment is not private to this user",
             ));
         }
-        let len = usize::try_from(st.st_size).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        let len =
+            usize::try_from(st.st_size).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
         if len == 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "shared segment is empty"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "shared segment is empty",
+            ));
         }
         map(&fd, len)
     }
@@ -109,7 +118,14 @@ fn map(fd: &Fd, len: usize) -> io::Result<Mapping> {
     let flags = libc::MAP_SHARED;
     // SAFETY: a fresh mapping chosen by the kernel; `fd` is open.
     let ptr = unsafe {
-        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, fd.0, 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            fd.0,
+            0,
+        )
     };
     if ptr == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());

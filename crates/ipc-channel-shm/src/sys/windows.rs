@@ -6,9 +6,11 @@
 //! Every named object lives in the session's `Local\` namespace and carries a
 //! DACL that grants access to the current user only. A name lives exactly as
 //! long as some process holds a handle to the object, so nothing outlives the
-//! two processes and there is nothing to unlink.
+//! two processes and there is nothing to unlink; instead `Mapping::open`
+//! refuses a segment whose header shows that its peer has already attached.
 
 use super::Slot;
+use crate::layout::SegmentHeader;
 use crate::sync::{AtomicU32, Ordering};
 use std::io;
 use std::mem::size_of;
@@ -42,12 +44,6 @@ const SECURITY_DESCRIPTOR_REVISION: u32 = 1;
 /// Windows target; a larger real page size only means some pages are touched
 /// more than once.
 const PAGE_STEP: usize = 4096;
-
-/// Offset of `SegmentHeader::segment_size` (checked in `layout.rs`).
-const SEGMENT_SIZE_OFFSET: usize = 16;
-
-/// Size of `SegmentHeader`, the smallest valid segment.
-const MIN_SEGMENT: usize = 128;
 
 /// `\0`-terminated UTF-16 for a Win32 `W` function.
 fn wide(s: &str) -> io::Result<Vec<u16>> {
@@ -240,8 +236,10 @@ impl Mapping {
             _section: section,
         };
         for off in (0..len).step_by(PAGE_STEP) {
-            // SAFETY: `off < len`, inside our fresh, zeroed view that no one
-            // else can know yet; writing a zero faults the page in for real.
+            // SAFETY: `off < len`, inside our view of a fresh, zeroed section
+            // whose header is not written yet; storing the zero it holds
+            // faults the page in for real (a read might map a shared zero
+            // page).
             unsafe { ptr::write_volatile(ptr.add(off), 0) };
         }
         Ok(mapping)
@@ -249,8 +247,10 @@ impl Mapping {
 
     /// Opens and maps `Local\<name>`. The length is the `segment_size` the
     /// creator recorded in the header, accepted only if it fits inside the
-    /// mapped region (which is rounded to whole pages); the caller validates
-    /// the rest of the header.
+    /// mapped region (whose size Windows rounds to whole pages); the caller
+    /// validates the rest of the header. (A segment that a peer has already
+    /// opened is refused by `Segment::open`, which stands in for the POSIX
+    /// unlink here.)
     pub(crate) fn open(name: &str) -> io::Result<Mapping> {
         let wname = object_name(name, "")?;
         // SAFETY: `wname` is NUL-terminated.
@@ -278,29 +278,22 @@ impl Mapping {
             return Err(io::Error::last_os_error());
         }
         let region = info.RegionSize;
-        if region < MIN_SEGMENT {
+        if region < size_of::<SegmentHeader>() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                "shared segment is too small",
+                "shared segment is smaller than its header",
             ));
         }
-        // SAFETY: offset 16 + 8 <= 128 <= region, inside the view; the view is
-        // page-aligned, so the u64 is aligned. An atomic load: the peer may be
-        // writing the segment.
-        let recorded = unsafe {
-            (*ptr
-                .add(SEGMENT_SIZE_OFFSET)
-                .cast::<std::sync::atomic::AtomicU64>())
-            .load(Ordering::Acquire)
-        };
-        let len = match usize::try_from(recorded) {
-            Ok(len) if (MIN_SEGMENT..=region).contains(&len) => len,
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "shared segment records a size that does not fit its mapping",
-                ))
-            }
+        // SAFETY: the view is at least one header long (checked above) and
+        // page-aligned; every field is an atomic, valid for any bit pattern
+        // (the peer may be writing them).
+        let header = unsafe { &*ptr.cast::<SegmentHeader>() };
+        // The exact length is what the creator recorded, if the mapping holds
+        // that much. Otherwise the whole region: then `segment_size` differs
+        // from the length and header validation reports the corruption.
+        let len = match usize::try_from(header.segment_size.load(Ordering::Relaxed)) {
+            Ok(len) if (size_of::<SegmentHeader>()..=region).contains(&len) => len,
+            _ => region,
         };
         mapping.len = len;
         for off in (0..len).step_by(PAGE_STEP) {
@@ -356,8 +349,9 @@ impl Drop for Mapping {
 /// Nothing to do: a Windows object name exists exactly as long as some
 /// process holds a handle to the object, so the segment's name disappears
 /// with the last handle of either side and a crash leaves nothing behind.
-/// (Until then another process of the same user could still open it by name;
-/// the DACL keeps other users out.)
+/// Until then the name stays visible; [`Mapping::open`] stands in for the
+/// removal by refusing a segment whose header shows an attached peer, and the
+/// DACL keeps other users out.
 pub(crate) fn unlink(_name: &str) -> io::Result<()> {
     Ok(())
 }
@@ -500,5 +494,129 @@ impl PeerWatch {
             }
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A name no other test (or process) uses.
+    fn unique(tag: &str) -> String {
+        use std::sync::atomic::{AtomicUsize, Ordering as O};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        format!(
+            "ipc-test-{}-{tag}-{}",
+            std::process::id(),
+            N.fetch_add(1, O::Relaxed)
+        )
+    }
+
+    #[test]
+    fn create_is_exclusive_and_open_sees_the_recorded_size() {
+        let name = unique("map");
+        let len = 3 * 4096 + 128;
+        let a = Mapping::create(&name, len).unwrap();
+        assert_eq!(a.len(), len);
+        let again = Mapping::create(&name, len).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        // No header yet: the recorded size (0) is refused, the whole region
+        // (whole pages) is reported, so header validation will fail.
+        let b = Mapping::open(&name).unwrap();
+        assert!(b.len() >= len && b.len() % 4096 == 0, "{}", b.len());
+        drop(b);
+        // SAFETY: offset 16 is inside the mapping and 8-aligned; only this
+        // test uses it.
+        unsafe { ptr::write_volatile(a.as_ptr().add(16).cast::<u64>(), len as u64) };
+        let c = Mapping::open(&name).unwrap();
+        assert_eq!(c.len(), len);
+        // Both views show the same memory.
+        // SAFETY: offset 4096 is inside both mappings.
+        unsafe { ptr::write_volatile(a.as_ptr().add(4096), 0x5a) };
+        // SAFETY: as above.
+        assert_eq!(unsafe { ptr::read_volatile(c.as_ptr().add(4096)) }, 0x5a);
+        drop((a, c));
+        // The last handle is gone, and the name with it.
+        assert_eq!(
+            Mapping::open(&name).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert!(unlink(&name).is_ok());
+    }
+
+    #[test]
+    fn a_wake_before_the_wait_is_not_lost_and_waits_time_out() {
+        let name = unique("sig");
+        let a = Signal::create(&name, 3, Slot::Reader).unwrap();
+        assert_eq!(
+            Signal::create(&name, 3, Slot::Reader).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        let b = Signal::open(&name, 3, Slot::Reader).unwrap();
+        assert_eq!(
+            Signal::open(&name, 3, Slot::Writer).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        let word = AtomicU32::new(1);
+        // The word already differs: no wait at all.
+        let t = Instant::now();
+        b.wait(&word, 0, Duration::from_secs(10), None);
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // A wake that comes first is remembered by the event.
+        a.wake(&word);
+        let t = Instant::now();
+        b.wait(&word, 1, Duration::from_secs(10), None);
+        assert!(t.elapsed() < Duration::from_secs(5));
+        // Nothing pending: a short wait times out, and is not zero.
+        let t = Instant::now();
+        b.wait(&word, 1, Duration::from_nanos(1), None);
+        b.wait(&word, 1, Duration::from_millis(30), None);
+        assert!(t.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn a_peer_watch_sees_a_process_end_and_wakes_a_sleeper() {
+        let mut me = PeerWatch::new(std::process::id()).unwrap();
+        assert!(me.is_alive());
+        // `cmd /c exit` is short-lived and exists on Windows and under Wine.
+        let mut child = std::process::Command::new("cmd")
+            .args(["/c", "exit"])
+            .spawn()
+            .unwrap();
+        let mut watch = PeerWatch::new(child.id()).unwrap();
+        let name = unique("peer");
+        let signal = Signal::create(&name, 0, Slot::Writer).unwrap();
+        let word = AtomicU32::new(1);
+        let t = Instant::now();
+        while watch.is_alive() {
+            // The process handle wakes the wait as soon as the child ends.
+            signal.wait(&word, 1, Duration::from_secs(20), Some(&watch));
+            assert!(t.elapsed() < Duration::from_secs(15), "child still running");
+        }
+        child.wait().unwrap();
+        let pid = child.id();
+        drop(child);
+        drop(watch);
+        // Once every handle is closed the id names no process (unless reused).
+        if let Some(mut gone) = PeerWatch::new(pid) {
+            let _ = gone.is_alive();
+        }
+        // An id that never names a process: Windows ids are multiples of 4.
+        let mut nobody = PeerWatch::new(0xffff_fff1).unwrap();
+        assert!(!nobody.is_alive());
+        assert!(PeerWatch::new(0).is_none());
+    }
+
+    #[test]
+    fn names_with_nul_are_refused() {
+        assert_eq!(
+            Mapping::create("a\0b", 4096).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            Mapping::create("ok", 0).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
     }
 }

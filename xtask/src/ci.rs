@@ -1,0 +1,523 @@
+//! `cargo xtask ci`: everything CI runs, in order. Keeps going after a
+//! failed step, times each step, prints a summary table and, last, a line
+//! `N passed, N failed` counting the tests of every cargo test run (a
+//! command that fails without failing tests counts as one failure).
+
+use crate::cmd::{fmt_duration, Cmd, Tests};
+use crate::setup::{self, I686, TARGETS, WINDOWS};
+use crate::Ctx;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// One step of the CI run.
+#[derive(Debug)]
+pub(crate) struct StepDef {
+    pub(crate) name: &'static str,
+    pub(crate) about: &'static str,
+    run: fn(&mut Step),
+}
+
+pub(crate) const STEPS: &[StepDef] = &[
+    StepDef {
+        name: "setup",
+        about: "install apt packages, rust targets, Miri, the Wine prefix",
+        run: setup::run,
+    },
+    StepDef {
+        name: "fmt",
+        about: "cargo fmt --all --check",
+        run: fmt,
+    },
+    StepDef {
+        name: "clippy",
+        about: "clippy -D warnings: host, Windows, i686, macOS (type-check)",
+        run: clippy,
+    },
+    StepDef {
+        name: "test",
+        about: "cargo test --workspace (host, with doctests)",
+        run: test,
+    },
+    StepDef {
+        name: "test-i686",
+        about: "32-bit tests, then 64-bit host against a 32-bit peer",
+        run: test_i686,
+    },
+    StepDef {
+        name: "test-windows",
+        about: "the channel tests as Windows executables under Wine",
+        run: test_windows,
+    },
+    StepDef {
+        name: "loom",
+        about: "model-check the wait/wake protocol (--cfg loom)",
+        run: loom,
+    },
+    StepDef {
+        name: "miri",
+        about: "the ring tests under Miri",
+        run: miri,
+    },
+    StepDef {
+        name: "shm-leak",
+        about: "no /dev/shm/ipc-* left behind",
+        run: shm_leak,
+    },
+    StepDef {
+        name: "bench-smoke",
+        about: "benches build, the latency harness runs",
+        run: bench_smoke,
+    },
+];
+
+const CRATE: &str = "ipc-channel-shm";
+
+/// The state of the step being run, handed to its function.
+#[derive(Debug)]
+pub(crate) struct Step<'a> {
+    pub(crate) ctx: &'a Ctx,
+    tests: Tests,
+    /// Failures that are not failed tests: commands, prerequisites, checks.
+    other_failures: u64,
+    commands: usize,
+    skipped: Vec<String>,
+}
+
+impl Step<'_> {
+    /// Runs `cmd` in the workspace root; returns whether it succeeded.
+    pub(crate) fn run(&mut self, cmd: &Cmd) -> bool {
+        self.commands += 1;
+        let outcome = cmd.run(&self.ctx.root);
+        self.tests.add(outcome.tests);
+        if !outcome.success && outcome.tests.failed == 0 {
+            self.other_failures += 1;
+        }
+        outcome.success
+    }
+
+    /// A prerequisite is missing: a failure with `CI=true`, else a skip.
+    pub(crate) fn missing(&mut self, what: &str) {
+        if self.ctx.ci {
+            println!("xtask: FAILED: {what} (a missing prerequisite is a failure with CI=true)");
+            self.other_failures += 1;
+        } else {
+            println!("xtask: skipping: {what}");
+            self.skipped.push(what.to_owned());
+        }
+    }
+
+    /// A check of the step's own failed.
+    pub(crate) fn fail(&mut self, why: &str) {
+        println!("xtask: FAILED: {why}");
+        self.other_failures += 1;
+    }
+
+    /// Runs `cmd` if `ready` says its prerequisites are there.
+    fn run_if(&mut self, ready: Result<(), String>, cmd: &Cmd) -> bool {
+        match ready {
+            Ok(()) => self.run(cmd),
+            Err(why) => {
+                self.missing(&why);
+                false
+            }
+        }
+    }
+
+    fn failed(&self) -> u64 {
+        self.tests.failed + self.other_failures
+    }
+}
+
+fn fmt(step: &mut Step) {
+    step.run(&Cmd::cargo().args(["fmt", "--all", "--check"]));
+}
+
+fn clippy(step: &mut Step) {
+    step.run(&Cmd::cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]));
+    // The channel crate is the one with per-OS code. macOS is only
+    // type-checked (clippy never links, so no macOS linker is needed, and
+    // --all-targets covers the tests' code too).
+    for target in TARGETS {
+        let ready = if setup::has_target(step.ctx, target) {
+            Ok(())
+        } else {
+            Err(format!(
+                "rust target {target} not installed: not linting for it (run `cargo xtask setup`)"
+            ))
+        };
+        let cmd = Cmd::cargo().args([
+            "clippy",
+            "-p",
+            CRATE,
+            "--all-targets",
+            "--target",
+            target,
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        step.run_if(ready, &cmd);
+    }
+}
+
+fn test(step: &mut Step) {
+    step.run(&Cmd::cargo().args(["test", "--workspace", "--no-fail-fast"]));
+}
+
+fn test_i686(step: &mut Step) {
+    let ctx = step.ctx;
+    if let Err(why) = setup::i686_ready(ctx) {
+        step.missing(&why);
+        return;
+    }
+    step.run(&Cmd::cargo().args(["test", "-p", CRATE, "--target", I686, "--no-fail-fast"]));
+
+    // The case LMMS needs: a 64-bit host talking to a 32-bit plugin. The
+    // peer was already built by the test run above; this only finds it.
+    if !test_file(ctx, "process").is_file() {
+        step.missing(
+            "crates/ipc-channel-shm/tests/process.rs not found: no 64-bit/32-bit process tests",
+        );
+        return;
+    }
+    let peer = ctx.target.join(I686).join("debug").join("ipc-shm-peer");
+    if step.run(&Cmd::cargo().args([
+        "build",
+        "-p",
+        CRATE,
+        "--bin",
+        "ipc-shm-peer",
+        "--target",
+        I686,
+    ])) {
+        let cmd = Cmd::cargo()
+            .env("IPC_TEST_PEER", peer.to_string_lossy())
+            .args(["test", "-p", CRATE, "--test", "process", "--no-fail-fast"]);
+        step.run(&cmd);
+    }
+}
+
+fn test_windows(step: &mut Step) {
+    let ready = setup::windows_ready(step.ctx);
+    // The runner (Wine) comes from .cargo/config.toml.
+    let cmd = Cmd::cargo().env("WINEDEBUG", "-all").args([
+        "test",
+        "-p",
+        CRATE,
+        "--target",
+        WINDOWS,
+        "--no-fail-fast",
+    ]);
+    step.run_if(ready, &cmd);
+}
+
+fn loom(step: &mut Step) {
+    let ctx = step.ctx;
+    if !test_file(ctx, "loom").is_file() {
+        step.missing("crates/ipc-channel-shm/tests/loom.rs not found");
+        return;
+    }
+    // Its own target directory: other RUSTFLAGS would rebuild the normal one.
+    let flags = match std::env::var("RUSTFLAGS") {
+        Ok(f) if !f.trim().is_empty() => format!("{f} --cfg loom"),
+        _ => "--cfg loom".to_owned(),
+    };
+    let cmd = Cmd::cargo()
+        .env("RUSTFLAGS", flags)
+        .env(
+            "CARGO_TARGET_DIR",
+            ctx.target.join("loom").to_string_lossy(),
+        )
+        .args([
+            "test",
+            "-p",
+            CRATE,
+            "--test",
+            "loom",
+            "--release",
+            "--no-fail-fast",
+        ]);
+    step.run(&cmd);
+}
+
+fn miri(step: &mut Step) {
+    let ctx = step.ctx;
+    if !test_file(ctx, "ring").is_file() {
+        step.missing("crates/ipc-channel-shm/tests/ring.rs not found");
+        return;
+    }
+    // cargo-miri builds in `<target dir>/miri` by itself. No
+    // -Zmiri-disable-isolation: the ring tests need no host access.
+    let cmd = Cmd::cargo().args([
+        "+nightly",
+        "miri",
+        "test",
+        "-p",
+        CRATE,
+        "--test",
+        "ring",
+        "--no-fail-fast",
+    ]);
+    step.run_if(setup::miri_ready(ctx), &cmd);
+}
+
+fn test_file(ctx: &Ctx, name: &str) -> std::path::PathBuf {
+    ctx.root
+        .join("crates")
+        .join(CRATE)
+        .join("tests")
+        .join(format!("{name}.rs"))
+}
+
+/// Segments this project creates are named `ipc-...`; each is unlinked as
+/// soon as the peer attaches, so after the tests none may remain.
+fn shm_leak(step: &mut Step) {
+    let dir = Path::new("/dev/shm");
+    if !dir.is_dir() {
+        println!("xtask: no /dev/shm on this system: nothing to check");
+        return;
+    }
+    let mut leaked = ipc_segments(dir);
+    // Another program's test may hold one for a moment: look again.
+    for _ in 0..3 {
+        if leaked.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        leaked = leaked.intersection(&ipc_segments(dir)).cloned().collect();
+    }
+    if leaked.is_empty() {
+        println!("no /dev/shm/ipc-* segments left behind");
+        return;
+    }
+    for name in &leaked {
+        let when = step.ctx.started_before.contains(name);
+        println!(
+            "  /dev/shm/{name}{}",
+            if when {
+                "  (already there before this run)"
+            } else {
+                ""
+            }
+        );
+    }
+    step.fail(&format!(
+        "{} shared-memory segment(s) left in /dev/shm",
+        leaked.len()
+    ));
+}
+
+pub(crate) fn ipc_segments(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("ipc-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn bench_smoke(step: &mut Step) {
+    step.run(&Cmd::cargo().args(["bench", "-p", "ipc-benches", "--no-run"]));
+    // Just that it runs: no thresholds on a shared CI machine.
+    let latency = Cmd::cargo()
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "ipc-benches",
+            "--bin",
+            "ipc-latency",
+            "--",
+            "--iters",
+            "2000",
+            "--json",
+        ])
+        .timeout(Duration::from_secs(10 * 60));
+    step.run(&latency);
+}
+
+/// How a step ended.
+#[derive(Debug)]
+struct Report {
+    name: &'static str,
+    result: &'static str,
+    time: Duration,
+    tests: Tests,
+    failed: u64,
+    skipped: Vec<String>,
+}
+
+pub(crate) fn main(ctx: &Ctx, args: &[String]) -> ExitCode {
+    let selected = match select(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "xtask ci: {e}\nsteps: {}",
+                STEPS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    if selected.is_empty() {
+        println!("xtask ci: --only/--skip leave no step to run");
+    }
+    let start = Instant::now();
+    let mut reports = Vec::new();
+    for (i, def) in selected.iter().enumerate() {
+        println!(
+            "\n==> [{}/{}] {}: {}",
+            i + 1,
+            selected.len(),
+            def.name,
+            def.about
+        );
+        let t0 = Instant::now();
+        let mut step = Step {
+            ctx,
+            tests: Tests::default(),
+            other_failures: 0,
+            commands: 0,
+            skipped: Vec::new(),
+        };
+        (def.run)(&mut step);
+        let time = t0.elapsed();
+        let result = match (step.failed(), step.skipped.is_empty(), step.commands) {
+            (1.., _, _) => "FAILED",
+            (0, false, 0) => "skipped",
+            (0, false, _) => "partial",
+            (0, true, _) => "ok",
+        };
+        let mut line = format!("<== {}: {result} in {}", def.name, fmt_duration(time));
+        if step.tests.summaries > 0 {
+            line += &format!(
+                " ({} passed, {} failed)",
+                step.tests.passed, step.tests.failed
+            );
+        }
+        println!("{line}");
+        reports.push(Report {
+            name: def.name,
+            result,
+            time,
+            tests: step.tests,
+            failed: step.failed(),
+            skipped: step.skipped,
+        });
+    }
+    summary(&reports, start.elapsed())
+}
+
+/// The steps `--only`/`--skip` leave, in CI order.
+fn select(args: &[String]) -> Result<Vec<&'static StepDef>, String> {
+    let mut only: Option<BTreeSet<String>> = None;
+    let mut skip = BTreeSet::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        let set = match flag {
+            "--only" => only.get_or_insert_with(BTreeSet::new),
+            "--skip" => &mut skip,
+            _ => return Err(format!("unknown argument `{arg}` (try `cargo xtask help`)")),
+        };
+        let value = match inline {
+            Some(v) => v,
+            None => it
+                .next()
+                .ok_or_else(|| format!("`{flag}` needs a list of steps"))?
+                .clone(),
+        };
+        for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if !STEPS.iter().any(|s| s.name == name) {
+                return Err(format!("no step named `{name}`"));
+            }
+            set.insert(name.to_owned());
+        }
+    }
+    Ok(STEPS
+        .iter()
+        .filter(|s| only.as_ref().is_none_or(|o| o.contains(s.name)) && !skip.contains(s.name))
+        .collect())
+}
+
+fn summary(reports: &[Report], total: Duration) -> ExitCode {
+    println!("\n{:<14}{:<9}{:>9}  tests", "step", "result", "time");
+    println!("{}", "-".repeat(50));
+    let mut all = Tests::default();
+    let mut failed = 0;
+    for r in reports {
+        let tests = match (r.tests.summaries, r.failed.saturating_sub(r.tests.failed)) {
+            (0, 0) => String::new(),
+            (0, other) => format!("{other} failed"),
+            (_, 0) => format!("{} passed, {} failed", r.tests.passed, r.tests.failed),
+            (_, other) => format!(
+                "{} passed, {} failed (+{other})",
+                r.tests.passed, r.tests.failed
+            ),
+        };
+        println!(
+            "{:<14}{:<9}{:>9}  {tests}",
+            r.name,
+            r.result,
+            fmt_duration(r.time)
+        );
+        all.add(r.tests);
+        failed += r.failed;
+    }
+    println!("{}", "-".repeat(50));
+    println!(
+        "{:<14}{:<9}{:>9}",
+        "total",
+        if failed == 0 { "ok" } else { "FAILED" },
+        fmt_duration(total)
+    );
+    for r in reports {
+        for why in &r.skipped {
+            println!("note: {} skipped: {why}", r.name);
+        }
+    }
+    println!("{} passed, {} failed", all.passed, failed);
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(args: &[&str]) -> Result<Vec<&'static str>, String> {
+        let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
+        select(&args).map(|s| s.iter().map(|d| d.name).collect())
+    }
+
+    #[test]
+    fn selects_steps_in_ci_order() {
+        assert_eq!(names(&[]).unwrap().len(), STEPS.len());
+        assert_eq!(names(&["--only", "fmt,setup"]).unwrap(), ["setup", "fmt"]);
+        assert_eq!(
+            names(&["--only=fmt", "--only", "miri"]).unwrap(),
+            ["fmt", "miri"]
+        );
+        let rest = names(&["--skip", "setup,bench-smoke", "--skip=loom"]).unwrap();
+        assert!(!rest.contains(&"setup") && !rest.contains(&"loom") && rest.contains(&"test"));
+        assert!(names(&["--only", "nope"]).is_err());
+        assert!(names(&["--only"]).is_err());
+        assert!(names(&["--frobnicate"]).is_err());
+    }
+}
