@@ -1,0 +1,176 @@
+//! Messages over a Layer I channel: encoded straight into the ring, decoded
+//! straight out of it.
+
+use crate::envelope::{Flags, Header, HEADER_LEN};
+use crate::source::{ReadSource, SliceSource, SplitSource};
+use crate::{decode_from, finish, Error, Limits, Message};
+use ipc_channel_shm::{Reader, Writer};
+use serde::de::{DeserializeOwned, DeserializeSeed};
+use std::io;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+/// Encodes `msg` with its envelope into the ring and commits it: the reader
+/// is woken once (if it sleeps), whatever the size of the message. A message
+/// larger than the ring streams through it.
+///
+/// # Errors
+/// [`Error::Encode`] if the value cannot be serialised (nothing was written),
+/// [`Error::Channel`] if the channel fails.
+pub fn send<M: Message + ?Sized>(
+    writer: &mut Writer,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+) -> Result<(), Error> {
+    crate::encode::write_message(writer, msg, correlation, flags)?;
+    writer.commit()?;
+    Ok(())
+}
+
+/// Reads the next envelope, waiting at most `timeout` (`None`: as long as
+/// it takes; the channel still reports a dead or closed peer). A timeout
+/// consumes nothing.
+///
+/// # Errors
+/// [`Error::Channel`] (including `Timeout` and `Closed`), [`Error::Framing`],
+/// or [`Error::TooLarge`] after skipping the oversized payload.
+pub fn recv_header(
+    reader: &mut Reader,
+    limits: &Limits,
+    timeout: Option<Duration>,
+) -> Result<Header, Error> {
+    let mut b = [0u8; HEADER_LEN];
+    match timeout {
+        Some(t) => reader.read_exact_into_timeout(&mut b, t)?,
+        None => reader.read_exact_into(&mut b)?,
+    }
+    match Header::parse(&b, limits.max_message) {
+        Err(Error::TooLarge { id, len, max }) => {
+            skip_bytes(reader, len as usize)?;
+            Err(Error::TooLarge { id, len, max })
+        }
+        other => other,
+    }
+}
+
+/// Decodes the payload announced by `header` as a `T`. The whole payload is
+/// consumed whatever happens, so a malformed one leaves the stream at the
+/// next envelope.
+///
+/// # Errors
+/// [`Error::Malformed`] naming the message ID, or [`Error::Channel`].
+pub fn recv_payload<T: DeserializeOwned>(
+    reader: &mut Reader,
+    header: &Header,
+    limits: &Limits,
+) -> Result<T, Error> {
+    recv_payload_seed(reader, header, limits, PhantomData::<T>)
+}
+
+/// Like [`recv_payload`] with a `DeserializeSeed`, e.g. [`FramesInto`](crate::FramesInto)
+/// to decode samples into a caller's buffer without allocating.
+///
+/// # Errors
+/// As for [`recv_payload`].
+pub fn recv_payload_seed<S, V>(
+    reader: &mut Reader,
+    header: &Header,
+    limits: &Limits,
+    seed: S,
+) -> Result<V, Error>
+where
+    S: for<'de> DeserializeSeed<'de, Value = V>,
+{
+    let len = header.len as usize;
+    if len <= reader.capacity() {
+        // The whole payload fits in the ring: decode it in place.
+        let deadline = limits.payload_timeout;
+        let peek = match deadline {
+            Some(t) => reader.peek_wait_timeout(len, t)?,
+            None => reader.peek_wait(len)?,
+        };
+        let (a, b) = peek.as_slices();
+        let result = if a.len() >= len {
+            decode_from(&mut SliceSource::new(&a[..len]), seed, header.id, limits)
+        } else {
+            decode_from(
+                &mut SplitSource::new(a, &b[..len - a.len()]),
+                seed,
+                header.id,
+                limits,
+            )
+        };
+        peek.consume(len);
+        result
+    } else {
+        // Larger than the ring: stream it.
+        let deadline = limits.payload_timeout.map(|t| Instant::now() + t);
+        let mut src = ReadSource::new(Timed { reader, deadline }, len);
+        let result = decode_from(&mut src, seed, header.id, limits);
+        finish(result, || src.drain())
+    }
+}
+
+/// Consumes the payload announced by `header` without decoding it (an ID
+/// nobody handles).
+///
+/// # Errors
+/// [`Error::Channel`].
+pub fn skip(reader: &mut Reader, header: &Header) -> Result<(), Error> {
+    skip_bytes(reader, header.len as usize)
+}
+
+fn skip_bytes(reader: &mut Reader, mut len: usize) -> Result<(), Error> {
+    while len > 0 {
+        let peek = reader.peek_wait(1)?;
+        let n = peek.len().min(len);
+        peek.consume(n);
+        len -= n;
+    }
+    Ok(())
+}
+
+/// Receives the next message, which must be an `M`.
+///
+/// # Errors
+/// [`Error::Unexpected`] (payload skipped) if another ID arrived; otherwise
+/// as [`recv_header`] and [`recv_payload`].
+pub fn recv<M: Message + DeserializeOwned>(
+    reader: &mut Reader,
+    limits: &Limits,
+    timeout: Option<Duration>,
+) -> Result<(Header, M), Error> {
+    let header = recv_header(reader, limits, timeout)?;
+    if header.id != M::ID {
+        skip(reader, &header)?;
+        return Err(Error::Unexpected {
+            expected: M::ID,
+            got: header,
+        });
+    }
+    let msg = recv_payload(reader, &header, limits)?;
+    Ok((header, msg))
+}
+
+/// `io::Read` over a channel reader with an overall deadline.
+struct Timed<'a> {
+    reader: &'a mut Reader,
+    deadline: Option<Instant>,
+}
+
+impl io::Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = match self.deadline {
+            None => self.reader.read_into(buf),
+            Some(d) => self
+                .reader
+                .read_into_timeout(buf, d.saturating_duration_since(Instant::now())),
+        };
+        match r {
+            Ok(n) => Ok(n),
+            Err(ipc_channel_shm::Error::Closed) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! A MessagePack deserializer for serde, written for untrusted input.
+//!
+//! It reads the format `rmp-serde` writes (structs as arrays or maps, enums
+//! as a variant name or a one-entry map `{name: value}`, `Option` as nil or
+//! the value), and:
+//! * never reads past the payload, and checks every claimed length against the
+//!   bytes left before allocating or looping (an array element takes at least
+//!   one byte, a map entry two);
+//! * limits nesting depth;
+//! * copies once: strings and byte strings are borrowed when the input is a
+//!   slice, and otherwise read straight into the `String`/`Vec` handed to
+//!   the visitor, never through a scratch buffer;
+//! * allocates nothing for numbers, booleans, arrays and structs of them.
+
+use crate::source::Source;
+use serde::de::{self, DeserializeSeed, Visitor};
+use std::fmt;
+use std::io;
+
+/// Why decoding stopped.
+#[derive(Debug)]
+pub(crate) enum DeError {
+    /// The transport failed (channel closed, peer died, timeout, I/O).
+    Io(io::Error),
+    /// The payload ended before the value did.
+    Truncated { needed: usize, left: usize },
+    /// Anything else: the text says what (allocated only on this error path).
+    Invalid(String),
+}
+
+impl DeError {
+    pub(crate) fn io(e: io::Error) -> DeError {
+        DeError::Io(e)
+    }
+
+    pub(crate) fn truncated(needed: usize, left: usize) -> DeError {
+        DeError::Truncated { needed, left }
+    }
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeError::Io(e) => write!(f, "transport: {e}"),
+            DeError::Truncated { needed, left } => {
+                write!(
+                    f,
+                    "a value needs {needed} more bytes but the payload has {left}"
+                )
+            }
+            DeError::Invalid(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::error::Error for DeError {}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError::Invalid(msg.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, DeError>;
+
+/// The MessagePack deserializer over a [`Source`].
+pub(crate) struct Deserializer<'a, S> {
+    src: &'a mut S,
+    depth_left: u32,
+}
+
+impl<'a, 'de, S: Source<'de>> Deserializer<'a, S> {
+    pub(crate) fn new(src: &'a mut S, max_depth: u32) -> Self {
+        Deserializer {
+            src,
+            depth_left: max_depth,
+        }
+    }
+
+    fn be<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut b = [0u8; N];
+        self.src.read_exact(&mut b)?;
+        Ok(b)
+    }
+
+    fn len8(&mut self) -> Result<usize> {
+        Ok(usize::from(self.src.read_u8()?))
+    }
+
+    fn len16(&mut self) -> Result<usize> {
+        Ok(usize::from(u16::from_be_bytes(self.be()?)))
+    }
+
+    fn len32(&mut self) -> Result<usize> {
+        usize::try_from(u32::from_be_bytes(self.be()?))
+            .map_err(|_| DeError::Invalid("length does not fit".into()))
+    }
+
+    fn nest<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.depth_left == 0 {
+            return Err(DeError::Invalid("nesting deeper than the limit".into()));
+        }
+        self.depth_left -= 1;
+        let r = f(self);
+        self.depth_left += 1;
+        r
+    }
+
+    fn visit_str<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        self.src.ensure(len)?;
+        if let Some(bytes) = self.src.borrow(len) {
+            let s = std::str::from_utf8(bytes)
+                .map_err(|_| DeError::Invalid("string is not UTF-8".into()))?;
+            return visitor.visit_borrowed_str(s);
+        }
+        let mut buf = vec![0u8; len];
+        self.src.read_exact(&mut buf)?;
+        let s =
+            String::from_utf8(buf).map_err(|_| DeError::Invalid("string is not UTF-8".into()))?;
+        visitor.visit_string(s)
+    }
+
+    fn visit_bin<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        self.src.ensure(len)?;
+        if let Some(bytes) = self.src.borrow(len) {
+            return visitor.visit_borrowed_bytes(bytes);
+        }
+        let mut buf = vec![0u8; len];
+        self.src.read_exact(&mut buf)?;
+        visitor.visit_byte_buf(buf)
+    }
+
+    fn visit_array<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        // Each element takes at least one byte.
+        self.src.ensure(len)?;
+        self.nest(|de| {
+            let mut access = Seq { de, left: len };
+            let value = visitor.visit_seq(&mut access)?;
+            // Trailing elements a newer peer added: skip them.
+            while access.left > 0 {
+                access.left -= 1;
+                de::Deserializer::deserialize_ignored_any(&mut *access.de, de::IgnoredAny)?;
+            }
+            Ok(value)
+        })
+    }
+
+    fn visit_map<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        // Each entry takes at least two bytes.
+        self.src.ensure(len.saturating_mul(2))?;
+        self.nest(|de| {
+            let mut access = Map { de, left: len };
+            let value = visitor.visit_map(&mut access)?;
+            if access.left > 0 {
+                return Err(DeError::Invalid("map entries left unread".into()));
+            }
+            Ok(value)
+        })
+    }
+
+    fn skip_ext(&mut self, len: usize) -> Result<()> {
+        self.src.skip(1 + len) // type byte + data
+    }
+}
+
+impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Deserializer<'_, S> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let m = self.src.read_u8()?;
+        match m {
+            0x00..=0x7f => visitor.visit_u8(m),
+            0x80..=0x8f => self.visit_map(usize::from(m & 0x0f), visitor),
+            0x90..=0x9f => self.visit_array(usize::from(m & 0x0f), visitor),
+            0xa0..=0xbf => self.visit_str(usize::from(m & 0x1f), visitor),
+            0xc0 => visitor.visit_unit(),
+            0xc2 => visitor.visit_bool(false),
+            0xc3 => visitor.visit_bool(true),
+            0xc4 => {
+                let n = self.len8()?;
+                self.visit_bin(n, visitor)
+            }
+            0xc5 => {
+                let n = self.len16()?;
+                self.visit_bin(n, visitor)
+            }
+            0xc6 => {
+                let n = self.len32()?;
+                self.visit_bin(n, visitor)
+            }
+            0xca => visitor.visit_f32(f32::from_be_bytes(self.be()?)),
+            0xcb => visitor.visit_f64(f64::from_be_bytes(self.be()?)),
+            0xcc => visitor.visit_u8(self.src.read_u8()?),
+            0xcd => visitor.visit_u16(u16::from_be_bytes(self.be()?)),
+            0xce => visitor.visit_u32(u32::from_be_bytes(self.be()?)),
+            0xcf => visitor.visit_u64(u64::from_be_bytes(self.be()?)),
+            0xd0 => visitor.visit_i8(i8::from_be_bytes(self.be()?)),
+            0xd1 => visitor.visit_i16(i16::from_be_bytes(self.be()?)),
+            0xd2 => visitor.visit_i32(i32::from_be_bytes(self.be()?)),
+            0xd3 => visitor.visit_i64(i64::from_be_bytes(self.be()?)),
+            0xd9 => {
+                let n = self.len8()?;
+                self.visit_str(n, visitor)
+            }
+            0xda => {
+                let n = self.len16()?;
+                self.visit_str(n, visitor)
+            }
+            0xdb => {
+                let n = self.len32()?;
+                self.visit_str(n, visitor)
+            }
+            0xdc => {
+                let n = self.len16()?;
+                self.visit_array(n, visitor)
+            }
+            0xdd => {
+                let n = self.len32()?;
+                self.visit_array(n, visitor)
+            }
+            0xde => {
+                let n = self.len16()?;
+                self.visit_map(n, visitor)
+            }
+            0xdf => {
+                let n = self.len32()?;
+                self.visit_map(n, visitor)
+            }
+            0xe0..=0xff => visitor.visit_i8(m as i8),
+            0xc1 => Err(DeError::Invalid("marker 0xc1 is never used".into())),
+            0xc7..=0xc9 | 0xd4..=0xd8 => {
+                Err(DeError::Invalid("extension types are not supported".into()))
+            }
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.src.peek_u8()? == 0xc0 {
+            self.src.read_u8()?;
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.src.read_u8()? {
+            // nil, or the empty array rmp-serde writes for unit structs
+            0xc0 | 0x90 => visitor.visit_unit(),
+            _ => Err(DeError::Invalid("expected nil".into())),
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        let m = self.src.peek_u8()?;
+        let one_entry_map = match m {
+            0x81 => {
+                self.src.read_u8()?;
+                true
+            }
+            0xde | 0xdf => {
+                self.src.read_u8()?;
+                let len = if m == 0xde {
+                    self.len16()?
+                } else {
+                    self.len32()?
+                };
+                if len != 1 {
+                    return Err(DeError::Invalid(
+                        "an enum map must have exactly one entry".into(),
+                    ));
+                }
+                true
+            }
+            _ => false,
+        };
+        if one_entry_map {
+            self.nest(|de| {
+                visitor.visit_enum(Enum {
+                    de,
+                    has_value: true,
+                })
+            })
+        } else {
+            // A bare variant name or index: a unit variant.
+            visitor.visit_enum(Enum {
+                de: self,
+                has_value: false,
+            })
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let m = self.src.read_u8()?;
+        match m {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => {}
+            0x80..=0x8f => self.skip_items(2 * usize::from(m & 0x0f))?,
+            0x90..=0x9f => self.skip_items(usize::from(m & 0x0f))?,
+            0xa0..=0xbf => self.src.skip(usize::from(m & 0x1f))?,
+            0xc4 | 0xd9 => {
+                let n = self.len8()?;
+                self.src.skip(n)?
+            }
+            0xc5 | 0xda => {
+                let n = self.len16()?;
+                self.src.skip(n)?
+            }
+            0xc6 | 0xdb => {
+                let n = self.len32()?;
+                self.src.skip(n)?
+            }
+            0xc7 => {
+                let n = self.len8()?;
+                self.skip_ext(n)?
+            }
+            0xc8 => {
+                let n = self.len16()?;
+                self.skip_ext(n)?
+            }
+            0xc9 => {
+                let n = self.len32()?;
+                self.skip_ext(n)?
+            }
+            0xca | 0xce | 0xd2 => self.src.skip(4)?,
+            0xcb | 0xcf | 0xd3 => self.src.skip(8)?,
+            0xcc | 0xd0 => self.src.skip(1)?,
+            0xcd | 0xd1 => self.src.skip(2)?,
+            0xd4 => self.src.skip(2)?,
+            0xd5 => self.src.skip(3)?,
+            0xd6 => self.src.skip(5)?,
+            0xd7 => self.src.skip(9)?,
+            0xd8 => self.src.skip(17)?,
+            0xdc => {
+                let n = self.len16()?;
+                self.skip_items(n)?
+            }
+            0xdd => {
+                let n = self.len32()?;
+                self.skip_items(n)?
+            }
+            0xde => {
+                let n = self.len16()?;
+                self.skip_items(n.saturating_mul(2))?
+            }
+            0xdf => {
+                let n = self.len32()?;
+                self.skip_items(n.saturating_mul(2))?
+            }
+            0xc1 => return Err(DeError::Invalid("marker 0xc1 is never used".into())),
+        }
+        visitor.visit_unit()
+    }
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf seq tuple tuple_struct map struct identifier
+    }
+}
+
+impl<'de, S: Source<'de>> Deserializer<'_, S> {
+    /// Skips `items` values (array elements, or map keys and values).
+    fn skip_items(&mut self, items: usize) -> Result<()> {
+        self.src.ensure(items)?;
+        self.nest(|de| {
+            for _ in 0..items {
+                de::Deserializer::deserialize_ignored_any(&mut *de, de::IgnoredAny)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+struct Seq<'a, 'b, S> {
+    de: &'a mut Deserializer<'b, S>,
+    left: usize,
+}
+
+impl<'de, S: Source<'de>> de::SeqAccess<'de> for &mut Seq<'_, '_, S> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        // Bounded by the payload already (checked in `visit_array`), so a
+        // `Vec` pre-sized from it is bounded by the message size limit.
+        Some(self.left)
+    }
+}
+
+struct Map<'a, 'b, S> {
+    de: &'a mut Deserializer<'b, S>,
+    left: usize,
+}
+
+impl<'de, S: Source<'de>> de::MapAccess<'de> for &mut Map<'_, '_, S> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left)
+    }
+}
+
+struct Enum<'a, 'b, S> {
+    de: &'a mut Deserializer<'b, S>,
+    has_value: bool,
+}
+
+impl<'a, 'b, 'de, S: Source<'de>> de::EnumAccess<'de> for Enum<'a, 'b, S> {
+    type Error = DeError;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        // The variant is a name (string) or an index (integer); the
+        // identifier visitor serde derives accepts both.
+        let m = self.de.src.peek_u8()?;
+        if !matches!(m, 0x00..=0x7f | 0xa0..=0xbf | 0xcc..=0xcf | 0xd9..=0xdb) {
+            return Err(DeError::Invalid(
+                "an enum variant must be a name or an index".into(),
+            ));
+        }
+        let v = seed.deserialize(&mut *self.de)?;
+        Ok((v, self))
+    }
+}
+
+impl<'de, S: Source<'de>> de::VariantAccess<'de> for Enum<'_, '_, S> {
+    type Error = DeError;
+
+    fn unit_variant(self) -> Result<()> {
+        if self.has_value {
+            // `{name: nil}` is accepted as a unit variant too.
+            de::Deserialize::deserialize(&mut *self.de)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
+        if !self.has_value {
+            return Err(DeError::Invalid("variant without its value".into()));
+        }
+        seed.deserialize(&mut *self.de)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        if !self.has_value {
+            return Err(DeError::Invalid("variant without its value".into()));
+        }
+        de::Deserializer::deserialize_any(&mut *self.de, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.tuple_variant(0, visitor)
+    }
+}

@@ -1,0 +1,102 @@
+//! Encoding: the envelope, then the MessagePack payload written straight into
+//! the destination. The payload length goes into the envelope, so the value
+//! is first serialised into a byte counter (no memory written), then into the
+//! destination: one copy from the native value to the ring, no buffer.
+
+use crate::envelope::{Flags, Header};
+use crate::{Error, Message};
+use serde::Serialize;
+use std::io;
+
+/// An `io::Write` that only counts.
+struct Counter(u64);
+
+impl io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An `io::Write` that stops at the announced length, so that a value whose
+/// second serialisation differs from its first cannot overrun its envelope.
+struct Bounded<'a, W> {
+    inner: &'a mut W,
+    left: u64,
+}
+
+impl<W: io::Write> io::Write for Bounded<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "value serialised longer the second time",
+            ));
+        }
+        self.inner.write_all(buf)?;
+        self.left -= buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn serialize<T: Serialize + ?Sized, W: io::Write>(
+    out: W,
+    value: &T,
+) -> Result<(), rmp_serde::encode::Error> {
+    value.serialize(&mut rmp_serde::Serializer::new(out))
+}
+
+/// The MessagePack size of `value` in bytes.
+pub(crate) fn payload_len<T: Serialize + ?Sized>(value: &T, id: u32) -> Result<u32, Error> {
+    let mut counter = Counter(0);
+    serialize(&mut counter, value).map_err(|e| Error::Encode {
+        id,
+        reason: e.to_string(),
+    })?;
+    u32::try_from(counter.0).map_err(|_| Error::Encode {
+        id,
+        reason: "payload larger than 4 GiB".into(),
+    })
+}
+
+/// Writes envelope and payload of `msg` to `out`; returns the bytes written.
+/// Nothing is written if the value cannot be serialised.
+pub(crate) fn write_message<M: Message + ?Sized, W: io::Write>(
+    out: &mut W,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+) -> Result<usize, Error> {
+    let len = payload_len(msg, M::ID)?;
+    let header = Header {
+        id: M::ID,
+        correlation,
+        flags,
+        len,
+    };
+    out.write_all(&header.to_bytes()).map_err(Error::from_io)?;
+    let mut bounded = Bounded {
+        inner: out,
+        left: u64::from(len),
+    };
+    match serialize(&mut bounded, msg) {
+        Ok(()) if bounded.left == 0 => Ok(crate::HEADER_LEN + len as usize),
+        Ok(()) => Err(Error::Framing("value serialised shorter the second time")),
+        Err(rmp_serde::encode::Error::InvalidValueWrite(
+            rmp::encode::ValueWriteError::InvalidMarkerWrite(e)
+            | rmp::encode::ValueWriteError::InvalidDataWrite(e),
+        )) => Err(Error::from_io(e)),
+        Err(e) => Err(Error::Encode {
+            id: M::ID,
+            reason: e.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,211 @@
+//! Typed MessagePack messages over shared-memory channels (and any byte
+//! stream), with serde.
+//!
+//! A message is a serde type with a stable numeric ID:
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct NoteOn { channel: u8, key: u8, velocity: f32 }
+//! ipc_msgpack::message!(NoteOn = 8);
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let segment = ipc_channel_shm::Segment::in_process(&[4096])?;
+//! let (mut writer, mut reader) = (segment.writer(0)?, segment.reader(0)?);
+//! let limits = ipc_msgpack::Limits::default();
+//!
+//! let note = NoteOn { channel: 0, key: 60, velocity: 0.8 };
+//! ipc_msgpack::send(&mut writer, &note, 0, ipc_msgpack::Flags::NONE)?;
+//! let (header, got) = ipc_msgpack::recv::<NoteOn>(&mut reader, &limits, None)?;
+//! assert_eq!((header.id, got), (8, note));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! * **One copy each way.** [`send`] serialises the value straight into the
+//!   ring (the payload length for the envelope comes from a first pass that
+//!   only counts bytes); [`recv_payload`] decodes straight out of the ring,
+//!   in place when the payload fits in it, streaming when it does not.
+//! * **Framing** is a 16-byte envelope (ID, correlation number, flags,
+//!   payload length), specified in `docs/PROTOCOL.md` so that a C++ peer can
+//!   speak it. A receiver can bound a message before decoding it and
+//!   [`skip`] one it has no handler for.
+//! * **Hostile input** is bounded by [`Limits`]: message size (checked on the
+//!   envelope, before decoding), nesting depth, and every length inside the
+//!   payload checked against the bytes left before anything is allocated. A
+//!   malformed payload is an error naming the message ID; the rest of it is
+//!   skipped, and the next message decodes.
+//! * **Real time.** Encoding and decoding a message of numbers, arrays and
+//!   structs of them allocates nothing; [`FramesInto`] decodes samples into
+//!   a caller's buffer.
+//! * **Byte strings** must be MessagePack `bin`: use `serde_bytes` (re-exported
+//!   as [`serde_bytes`]) on `Vec<u8>`/`&[u8]` fields.
+//!
+//! The same functions exist over `io::Write`/`io::Read` in [`stream`] and for
+//! byte slices ([`to_vec`], [`decode_payload`]).
+#![deny(unsafe_code, missing_docs, missing_debug_implementations)]
+
+mod channel;
+mod de;
+mod encode;
+mod envelope;
+mod error;
+mod frames;
+mod source;
+pub mod stream;
+
+pub use channel::{recv, recv_header, recv_payload, recv_payload_seed, send, skip};
+pub use envelope::{Flags, Header, HEADER_LEN, MAGIC, VERSION};
+pub use error::Error;
+pub use frames::FramesInto;
+pub use serde_bytes;
+
+use serde::de::{Deserialize, DeserializeSeed};
+use serde::Serialize;
+use source::{SliceSource, Source};
+use std::io;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// A message type: a serde type with a stable numeric ID.
+///
+/// IDs are per protocol: two protocols (say, two plugin kinds) may give the
+/// same ID to different types; a receiver dispatches on the IDs of the
+/// protocol it speaks. Declare with [`message!`].
+pub trait Message: Serialize {
+    /// The ID carried in the envelope.
+    const ID: u32;
+}
+
+/// Declares message types and their IDs: `message!(NoteOn = 8, NoteOff = 9);`.
+#[macro_export]
+macro_rules! message {
+    ($($ty:ty = $id:expr),+ $(,)?) => {
+        $(impl $crate::Message for $ty {
+            const ID: u32 = $id;
+        })+
+    };
+}
+
+/// Bounds applied to incoming messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest payload accepted, in bytes (checked on the envelope, before
+    /// anything is decoded or allocated). Default: 256 MiB.
+    pub max_message: u32,
+    /// Deepest nesting of arrays, maps and enums. Default: 64.
+    pub max_depth: u32,
+    /// How long reading a payload may take once its envelope has arrived
+    /// (`None`: no limit; a dead peer is still reported). Default: `None`.
+    pub payload_timeout: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message: 256 << 20,
+            max_depth: 64,
+            payload_timeout: None,
+        }
+    }
+}
+
+/// Runs the deserializer over a payload source; the payload must be used up.
+fn decode_from<'de, S: Source<'de>, T: DeserializeSeed<'de>>(
+    src: &mut S,
+    seed: T,
+    id: u32,
+    limits: &Limits,
+) -> Result<T::Value, Error> {
+    let mut de = de::Deserializer::new(src, limits.max_depth);
+    let value = seed
+        .deserialize(&mut de)
+        .map_err(|e| Error::from_de(e, id))?;
+    match src.remaining() {
+        0 => Ok(value),
+        n => Err(Error::Malformed {
+            id,
+            reason: format!("{n} bytes left after the value"),
+        }),
+    }
+}
+
+/// Ends a streamed payload: drains what the decoder left, unless the
+/// transport already failed (then there is nothing sensible to drain).
+fn finish<T>(result: Result<T, Error>, drain: impl FnOnce() -> io::Result<()>) -> Result<T, Error> {
+    if matches!(&result, Err(e) if !e.stream_usable()) {
+        return result;
+    }
+    drain().map_err(Error::from_io)?;
+    result
+}
+
+/// Encodes `msg` with its envelope into a new vector (tests, fuzzing, and
+/// transports that need a buffer; the channel path needs none).
+///
+/// # Errors
+/// [`Error::Encode`].
+pub fn to_vec<M: Message + ?Sized>(
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(HEADER_LEN + encode::payload_len(msg, M::ID)? as usize);
+    encode::write_message(&mut out, msg, correlation, flags)?;
+    Ok(out)
+}
+
+/// Decodes a payload held in memory; borrowed fields (`&str`, `&[u8]` with
+/// `serde_bytes`) point into `payload`.
+///
+/// # Errors
+/// [`Error::TooLarge`] if the payload exceeds the limit, [`Error::Malformed`].
+pub fn decode_payload<'de, T: Deserialize<'de>>(
+    payload: &'de [u8],
+    id: u32,
+    limits: &Limits,
+) -> Result<T, Error> {
+    decode_payload_seed(payload, id, limits, PhantomData::<T>)
+}
+
+/// Like [`decode_payload`] with a `DeserializeSeed`.
+///
+/// # Errors
+/// As for [`decode_payload`].
+pub fn decode_payload_seed<'de, S: DeserializeSeed<'de>>(
+    payload: &'de [u8],
+    id: u32,
+    limits: &Limits,
+    seed: S,
+) -> Result<S::Value, Error> {
+    if payload.len() > limits.max_message as usize {
+        return Err(Error::TooLarge {
+            id,
+            len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
+            max: limits.max_message,
+        });
+    }
+    decode_from(&mut SliceSource::new(payload), seed, id, limits)
+}
+
+/// Splits one message off the front of `bytes`: its envelope and payload,
+/// and the rest of the bytes.
+///
+/// # Errors
+/// [`Error::Framing`] for a bad envelope or a payload cut short,
+/// [`Error::TooLarge`].
+pub fn split_message<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<(Header, &'a [u8], &'a [u8]), Error> {
+    let (head, rest) = bytes
+        .split_first_chunk::<HEADER_LEN>()
+        .ok_or(Error::Framing("envelope cut short"))?;
+    let header = Header::parse(head, limits.max_message)?;
+    if rest.len() < header.len as usize {
+        return Err(Error::Framing("payload cut short"));
+    }
+    let (payload, rest) = rest.split_at(header.len as usize);
+    Ok((header, payload, rest))
+}

@@ -1,0 +1,105 @@
+//! Messages over any byte stream (`io::Write`/`io::Read`): a Unix socket, a
+//! pipe, the old transport. Same envelope and payload as over a channel.
+
+use crate::envelope::{Flags, Header, HEADER_LEN};
+use crate::source::ReadSource;
+use crate::{decode_from, finish, Error, Limits, Message};
+use serde::de::{DeserializeOwned, DeserializeSeed};
+use std::io::{self, Read};
+use std::marker::PhantomData;
+
+/// Writes envelope and payload of `msg` (no intermediate buffer: wrap an
+/// unbuffered stream in a `BufWriter`); returns the bytes written.
+///
+/// # Errors
+/// [`Error::Encode`] (nothing written) or [`Error::Io`].
+pub fn write_message<M: Message + ?Sized, W: io::Write>(
+    out: &mut W,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+) -> Result<usize, Error> {
+    crate::encode::write_message(out, msg, correlation, flags)
+}
+
+/// Reads the next envelope.
+///
+/// # Errors
+/// [`Error::Io`], [`Error::Framing`], or [`Error::TooLarge`] after skipping
+/// the oversized payload.
+pub fn read_header<R: io::Read>(input: &mut R, limits: &Limits) -> Result<Header, Error> {
+    let mut b = [0u8; HEADER_LEN];
+    input.read_exact(&mut b).map_err(Error::from_io)?;
+    match Header::parse(&b, limits.max_message) {
+        Err(Error::TooLarge { id, len, max }) => {
+            skip_payload(input, &Header::new(id, len))?;
+            Err(Error::TooLarge { id, len, max })
+        }
+        other => other,
+    }
+}
+
+/// Decodes the payload announced by `header`, consuming all of it.
+///
+/// # Errors
+/// [`Error::Malformed`] naming the message ID, or [`Error::Io`].
+pub fn read_payload<T: DeserializeOwned, R: io::Read>(
+    input: &mut R,
+    header: &Header,
+    limits: &Limits,
+) -> Result<T, Error> {
+    read_payload_seed(input, header, limits, PhantomData::<T>)
+}
+
+/// Like [`read_payload`] with a `DeserializeSeed`.
+///
+/// # Errors
+/// As for [`read_payload`].
+pub fn read_payload_seed<S, V, R: io::Read>(
+    input: &mut R,
+    header: &Header,
+    limits: &Limits,
+    seed: S,
+) -> Result<V, Error>
+where
+    S: for<'de> DeserializeSeed<'de, Value = V>,
+{
+    let mut src = ReadSource::new(input, header.len as usize);
+    let result = decode_from(&mut src, seed, header.id, limits);
+    finish(result, || src.drain())
+}
+
+/// Consumes the payload announced by `header` without decoding it.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn skip_payload<R: io::Read>(input: &mut R, header: &Header) -> Result<(), Error> {
+    let copied = io::copy(
+        &mut input.by_ref().take(u64::from(header.len)),
+        &mut io::sink(),
+    )
+    .map_err(Error::from_io)?;
+    if copied != u64::from(header.len) {
+        return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
+    }
+    Ok(())
+}
+
+/// Reads the next message, which must be an `M`.
+///
+/// # Errors
+/// [`Error::Unexpected`] (payload skipped) if another ID arrived.
+pub fn read_message<M: Message + DeserializeOwned, R: io::Read>(
+    input: &mut R,
+    limits: &Limits,
+) -> Result<(Header, M), Error> {
+    let header = read_header(input, limits)?;
+    if header.id != M::ID {
+        skip_payload(input, &header)?;
+        return Err(Error::Unexpected {
+            expected: M::ID,
+            got: header,
+        });
+    }
+    Ok((header, read_payload(input, &header, limits)?))
+}

@@ -1,0 +1,297 @@
+//! The codec on its own: wire compatibility with `rmp-serde`, the `io`
+//! stream transport, borrowed decoding, the envelope parser and the limits.
+
+#[path = "../src/bin/ipc-msgpack-peer/shapes.rs"]
+#[allow(dead_code)]
+mod shapes;
+
+use ipc_msgpack::stream::{read_header, read_message, read_payload, write_message};
+use ipc_msgpack::{
+    decode_payload, decode_payload_seed, split_message, to_vec, Error, Flags, FramesInto, Header,
+    Limits, Message,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use shapes::*;
+use std::fmt::Debug;
+use std::io::Cursor;
+
+fn samples() -> (Numbers, Text, Tuple, Shapes, Blob, Frames) {
+    (
+        Numbers {
+            a: 1,
+            b: 300,
+            c: 70_000,
+            d: 1 << 40,
+            e: -5,
+            f: -3000,
+            g: -70_000,
+            h: -(1 << 40),
+            x: 1.25,
+            y: -2.5,
+            flag: true,
+            letter: '♪',
+        },
+        Text {
+            s: "κλειδί".into(),
+            empty: String::new(),
+            some: Some("s".into()),
+            none: None,
+        },
+        Tuple(1, "one".into(), (-1, 1.0)),
+        Shapes(vec![
+            Shape::Empty,
+            Shape::Circle(1.0),
+            Shape::Point(3, -4),
+            Shape::Rect { w: 1, h: 2 },
+            Shape::Group(vec![]),
+        ]),
+        Blob {
+            data: (0..=255).collect(),
+        },
+        Frames {
+            channels: 1,
+            samples: vec![0.5, -0.5, 1.0],
+        },
+    )
+}
+
+/// Our payload is byte-for-byte what rmp-serde writes, and each side
+/// decodes the other's.
+fn wire_compatible<M: Message + DeserializeOwned + PartialEq + Debug>(msg: &M) {
+    let ours = to_vec(msg, 0, Flags::NONE).unwrap();
+    let theirs = rmp_serde::to_vec(msg).unwrap();
+    assert_eq!(&ours[ipc_msgpack::HEADER_LEN..], &theirs[..]);
+    let back: M = rmp_serde::from_slice(&ours[ipc_msgpack::HEADER_LEN..]).unwrap();
+    assert_eq!(&back, msg);
+    let back: M = decode_payload(&theirs, M::ID, &Limits::default()).unwrap();
+    assert_eq!(&back, msg);
+}
+
+#[test]
+fn payloads_are_wire_compatible_with_rmp_serde() {
+    let (n, t, tu, s, b, f) = samples();
+    wire_compatible(&n);
+    wire_compatible(&t);
+    wire_compatible(&tu);
+    wire_compatible(&s);
+    wire_compatible(&b);
+    wire_compatible(&f);
+    wire_compatible(&Unit);
+    wire_compatible(&Newtype(u64::MAX));
+    // Byte strings are `bin`, not arrays of integers.
+    let bin = to_vec(
+        &Blob {
+            data: vec![1, 2, 3],
+        },
+        0,
+        Flags::NONE,
+    )
+    .unwrap();
+    assert_eq!(&bin[ipc_msgpack::HEADER_LEN..], &[0x91, 0xc4, 3, 1, 2, 3]);
+}
+
+#[test]
+fn the_envelope_is_laid_out_as_documented() {
+    let bytes = to_vec(&Newtype(5), 0x0102_0304, Flags::REQUEST).unwrap();
+    assert_eq!(
+        bytes,
+        [0xa7, 1, 1, 0, 7, 0, 0, 0, 4, 3, 2, 1, 1, 0, 0, 0, 5]
+    );
+    let (h, payload, rest) = split_message(&bytes, &Limits::default()).unwrap();
+    assert_eq!(
+        h,
+        Header {
+            id: 7,
+            correlation: 0x0102_0304,
+            flags: Flags::REQUEST,
+            len: 1
+        }
+    );
+    assert_eq!((payload, rest), (&[5u8][..], &[][..]));
+    let bad = |i: usize, v: u8| {
+        let mut b = bytes.clone();
+        b[i] = v;
+        split_message(&b, &Limits::default()).unwrap_err()
+    };
+    assert!(matches!(bad(0, 0xa8), Error::Framing("bad envelope magic")));
+    assert!(matches!(
+        bad(1, 2),
+        Error::Framing("unknown envelope version")
+    ));
+    assert!(matches!(
+        bad(2, 8),
+        Error::Framing("unknown envelope flags")
+    ));
+    assert!(matches!(bad(3, 1), Error::Framing(_)));
+    assert!(matches!(bad(12, 2), Error::Framing("payload cut short")));
+    assert!(matches!(
+        split_message(&bytes[..15], &Limits::default()),
+        Err(Error::Framing("envelope cut short"))
+    ));
+    let small = Limits {
+        max_message: 0,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        split_message(&bytes, &small),
+        Err(Error::TooLarge {
+            id: 7,
+            len: 1,
+            max: 0
+        })
+    ));
+    assert!((Flags::REPLY | Flags::ERROR).contains(Flags::ERROR));
+}
+
+#[test]
+fn messages_round_trip_over_an_io_stream_and_bad_ones_are_skipped() {
+    let (n, t, tu, s, b, f) = samples();
+    let mut wire = Vec::new();
+    write_message(&mut wire, &n, 1, Flags::NONE).unwrap();
+    write_message(&mut wire, &t, 2, Flags::NONE).unwrap();
+    // A payload that is not a Tuple, framed correctly.
+    let mut bad = Header::new(Tuple::ID, 2).to_bytes().to_vec();
+    bad.extend_from_slice(&[0xc3, 0xc3]);
+    wire.extend_from_slice(&bad);
+    write_message(&mut wire, &tu, 3, Flags::NONE).unwrap();
+    write_message(&mut wire, &s, 4, Flags::NONE).unwrap();
+    write_message(&mut wire, &b, 5, Flags::NONE).unwrap();
+    write_message(&mut wire, &f, 6, Flags::NONE).unwrap();
+    let limits = Limits::default();
+    let mut input = Cursor::new(wire);
+    assert_eq!(
+        read_message::<Numbers, _>(&mut input, &limits).unwrap().1,
+        n
+    );
+    assert_eq!(read_message::<Text, _>(&mut input, &limits).unwrap().1, t);
+    match read_message::<Tuple, _>(&mut input, &limits) {
+        Err(e @ Error::Malformed { id: 5, .. }) => assert!(e.stream_usable()),
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+    assert_eq!(read_message::<Tuple, _>(&mut input, &limits).unwrap().1, tu);
+    let h = read_header(&mut input, &limits).unwrap();
+    assert_eq!((h.id, h.correlation), (Shapes::ID, 4));
+    assert_eq!(
+        read_payload::<Shapes, _>(&mut input, &h, &limits).unwrap(),
+        s
+    );
+    // The wrong type is asked for: skipped, reported, and the stream goes on.
+    assert!(matches!(
+        read_message::<Frames, _>(&mut input, &limits),
+        Err(Error::Unexpected { expected: 9, .. })
+    ));
+    assert_eq!(read_message::<Frames, _>(&mut input, &limits).unwrap().1, f);
+    assert!(matches!(
+        read_header(&mut input, &limits),
+        Err(Error::Io(_))
+    ));
+}
+
+#[cfg(unix)]
+#[test]
+fn messages_cross_a_unix_socket_between_threads() {
+    use std::os::unix::net::UnixStream;
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    let big = Blob {
+        data: vec![0xab; 3 << 20],
+    };
+    let sent = big.clone();
+    let t = std::thread::spawn(move || {
+        let mut out = std::io::BufWriter::new(&mut a);
+        for i in 0..10u64 {
+            write_message(&mut out, &Newtype(i), 0, Flags::NONE).unwrap();
+        }
+        write_message(&mut out, &sent, 0, Flags::NONE).unwrap();
+    });
+    let limits = Limits::default();
+    for i in 0..10u64 {
+        assert_eq!(
+            read_message::<Newtype, _>(&mut b, &limits).unwrap().1,
+            Newtype(i)
+        );
+    }
+    assert_eq!(read_message::<Blob, _>(&mut b, &limits).unwrap().1, big);
+    t.join().unwrap();
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Borrowed<'a> {
+    name: &'a str,
+    #[serde(with = "serde_bytes")]
+    data: &'a [u8],
+}
+ipc_msgpack::message!(Borrowed<'_> = 50);
+
+#[test]
+fn a_payload_in_memory_can_be_decoded_without_copying_strings() {
+    let bytes = to_vec(
+        &Borrowed {
+            name: "preset",
+            data: b"\x00\x01",
+        },
+        0,
+        Flags::NONE,
+    )
+    .unwrap();
+    let (h, payload, _) = split_message(&bytes, &Limits::default()).unwrap();
+    let b: Borrowed<'_> = decode_payload(payload, h.id, &Limits::default()).unwrap();
+    assert_eq!(
+        b,
+        Borrowed {
+            name: "preset",
+            data: b"\x00\x01"
+        }
+    );
+    let inside = payload.as_ptr_range();
+    assert!(inside.contains(&b.name.as_ptr()) && inside.contains(&b.data.as_ptr()));
+}
+
+#[test]
+fn frames_decode_into_a_callers_buffer_and_never_past_it() {
+    let samples: Vec<f32> = (0..64).map(|i| i as f32).collect();
+    let payload = rmp_serde::to_vec(&samples).unwrap();
+    let mut buf = [0f32; 64];
+    let n = decode_payload_seed(&payload, 1, &Limits::default(), FramesInto(&mut buf)).unwrap();
+    assert_eq!((n, &buf[..]), (64, &samples[..]));
+    let mut small = [0f32; 63];
+    let e =
+        decode_payload_seed(&payload, 1, &Limits::default(), FramesInto(&mut small)).unwrap_err();
+    assert!(matches!(e, Error::Malformed { id: 1, .. }), "{e}");
+}
+
+#[test]
+fn limits_apply_to_payloads_in_memory() {
+    let payload = rmp_serde::to_vec(&vec![vec![vec![1u8]]]).unwrap();
+    let shallow = Limits {
+        max_depth: 2,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode_payload::<Vec<Vec<Vec<u8>>>>(&payload, 3, &shallow),
+        Err(Error::Malformed { id: 3, .. })
+    ));
+    assert!(decode_payload::<Vec<Vec<Vec<u8>>>>(&payload, 3, &Limits::default()).is_ok());
+    let tiny = Limits {
+        max_message: 2,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode_payload::<Vec<Vec<Vec<u8>>>>(&payload, 3, &tiny),
+        Err(Error::TooLarge { .. })
+    ));
+    // A value that cannot be encoded is refused before a byte is written.
+    struct Unknown;
+    impl Serialize for Unknown {
+        fn serialize<S: serde::Serializer>(&self, _s: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("refuses to serialise"))
+        }
+    }
+    ipc_msgpack::message!(Unknown = 77);
+    let mut out = Vec::new();
+    assert!(matches!(
+        write_message(&mut out, &Unknown, 0, Flags::NONE),
+        Err(Error::Encode { id: 77, .. })
+    ));
+    assert!(out.is_empty());
+}
