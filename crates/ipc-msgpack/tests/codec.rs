@@ -144,6 +144,24 @@ fn the_envelope_is_laid_out_as_documented() {
     assert!((Flags::REPLY | Flags::ERROR).contains(Flags::ERROR));
 }
 
+#[derive(Serialize, Deserialize)]
+struct NoteOn {
+    channel: u8,
+    key: u8,
+    velocity: f32,
+}
+ipc_msgpack::message!(NoteOn = 8);
+
+#[test]
+fn the_worked_example_of_the_protocol_document_holds() {
+    let bytes = to_vec(&NoteOn { channel: 0, key: 60, velocity: 0.8 }, 0, Flags::NONE).unwrap();
+    let expected = [
+        0xa7, 0x01, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, //
+        0x93, 0x00, 0x3c, 0xca, 0x3f, 0x4c, 0xcc, 0xcd,
+    ];
+    assert_eq!(bytes, expected);
+}
+
 #[test]
 fn messages_round_trip_over_an_io_stream_and_bad_ones_are_skipped() {
     let (n, t, tu, s, b, f) = samples();
