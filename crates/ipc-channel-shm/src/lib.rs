@@ -53,6 +53,7 @@
 mod channel;
 mod error;
 mod layout;
+mod region;
 mod segment;
 mod stats;
 mod sync;
@@ -61,5 +62,6 @@ mod sys;
 pub use channel::{Peek, Reader, Reservation, Writer};
 pub use error::Error;
 pub use layout::{MAX_CAPACITY, MAX_CHANNELS, MIN_CAPACITY};
+pub use region::Region;
 pub use segment::Segment;
 pub use stats::Stats;

@@ -164,19 +164,7 @@ impl Segment {
     #[cfg(not(any(loom, miri)))]
     pub fn create(capacities: &[usize]) -> Result<Segment, Error> {
         let (geometry, total) = layout::plan(capacities)?;
-        // A collision of 100 random bits is not expected; retrying on
-        // `AlreadyExists` keeps even that from being an error.
-        let mut attempts = 0;
-        let (name, mapping) = loop {
-            let name = random_name()?;
-            match sys::Mapping::create(&name, total) {
-                Ok(m) => break (name, m),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 4 => {
-                    attempts += 1
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let (name, mapping) = create_named(total)?;
         // SAFETY: the mapping is fresh, zeroed, exclusively ours, `total`
         // bytes long and page-aligned.
         unsafe { layout::initialise(mapping.as_ptr(), total, &geometry, std::process::id()) };
@@ -415,6 +403,24 @@ fn lock_memory(mapping: &sys::Mapping) -> bool {
                 mapping.len()
             );
             false
+        }
+    }
+}
+
+/// Creates a mapping of `len` bytes under a fresh random name.
+#[cfg(not(any(loom, miri)))]
+pub(crate) fn create_named(len: usize) -> Result<(String, sys::Mapping), Error> {
+    // A collision of 100 random bits is not expected; retrying on
+    // `AlreadyExists` keeps even that from being an error.
+    let mut attempts = 0;
+    loop {
+        let name = random_name()?;
+        match sys::Mapping::create(&name, len) {
+            Ok(m) => return Ok((name, m)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 4 => {
+                attempts += 1
+            }
+            Err(e) => return Err(e.into()),
         }
     }
 }

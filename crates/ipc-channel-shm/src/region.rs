@@ -1,0 +1,231 @@
+//! A plain shared region: bytes that two processes map, with no ring and no
+//! protocol of its own. Upper layers put audio buffers in one and order
+//! access to it through a channel (a committed request or reply carries the
+//! release/acquire edge that makes the region's contents visible).
+
+use crate::layout::LINE;
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
+#[cfg(not(any(loom, miri)))]
+use crate::sys;
+use crate::sys::local;
+use crate::Error;
+use std::fmt;
+use std::sync::Arc;
+
+/// `b"ipc-rgn\0"` read as a little-endian `u64`.
+const REGION_MAGIC: u64 = u64::from_le_bytes(*b"ipc-rgn\0");
+const REGION_VERSION: u32 = 1;
+/// The region's data starts one line after the mapping's start.
+const HEADER: usize = LINE;
+
+/// Laid out like the start of a segment header (the total size at offset 16
+/// is what the Windows backend reads to learn a mapping's exact length).
+#[repr(C)]
+struct RegionHeader {
+    magic: AtomicU64,
+    version: AtomicU32,
+    header_size: AtomicU32,
+    total_size: AtomicU64,
+    data_len: AtomicU64,
+    /// Set by the one opener (Windows names cannot be removed early).
+    attached: AtomicU32,
+}
+
+enum Memory {
+    #[cfg(not(any(loom, miri)))]
+    Os(sys::Mapping),
+    Heap(local::HeapMemory),
+}
+
+struct Inner {
+    memory: Memory,
+    name: Option<String>,
+    creator: bool,
+    data_len: usize,
+}
+
+impl Inner {
+    fn base(&self) -> *mut u8 {
+        match &self.memory {
+            #[cfg(not(any(loom, miri)))]
+            Memory::Os(m) => m.as_ptr(),
+            Memory::Heap(h) => h.as_ptr(),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        #[cfg(not(any(loom, miri)))]
+        if let (true, Some(name)) = (self.creator, &self.name) {
+            let _ = sys::unlink(name);
+        }
+    }
+}
+
+/// A named block of shared memory without a ring, for data whose access the
+/// two sides order by other means (audio buffers handed over by a real-time
+/// call). Created, named, permission-checked, unlinked and locked in memory
+/// like a [`Segment`](crate::Segment).
+///
+/// The contents are plain bytes that the peer may change at any time: treat
+/// them as untrusted input.
+#[derive(Clone)]
+pub struct Region {
+    inner: Arc<Inner>,
+}
+
+// SAFETY: the region only hands out raw pointers and `unsafe` slices whose
+// use the caller synchronises; the mapping itself is thread-safe.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
+impl fmt::Debug for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Region")
+            .field("name", &self.inner.name)
+            .field("len", &self.inner.data_len)
+            .finish()
+    }
+}
+
+fn initialise(base: *mut u8, data_len: usize) {
+    // SAFETY: `base` is fresh, zeroed, exclusively ours and at least HEADER
+    // bytes long; the header is written before anyone else can see it.
+    unsafe {
+        let h = base.cast::<RegionHeader>();
+        h.write(RegionHeader {
+            magic: AtomicU64::new(0),
+            version: AtomicU32::new(REGION_VERSION),
+            header_size: AtomicU32::new(HEADER as u32),
+            total_size: AtomicU64::new((HEADER + data_len) as u64),
+            data_len: AtomicU64::new(data_len as u64),
+            attached: AtomicU32::new(0),
+        });
+        (*h).magic.store(REGION_MAGIC, Ordering::Release);
+    }
+}
+
+impl Region {
+    /// Creates a zero-filled region of `len` data bytes in the system's
+    /// shared memory.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a length of 0 or above 1 GiB,
+    /// [`Error::Os`] if the system refuses.
+    #[cfg(not(any(loom, miri)))]
+    pub fn create(len: usize) -> Result<Region, Error> {
+        if len == 0 || len > crate::MAX_CAPACITY {
+            return Err(Error::InvalidArgument("a region holds 1 byte to 1 GiB"));
+        }
+        let (name, mapping) = crate::segment::create_named(HEADER + len)?;
+        initialise(mapping.as_ptr(), len);
+        if let Err(e) = mapping.lock() {
+            log::warn!("could not lock a {len}-byte shared region in RAM ({e})");
+        }
+        Ok(Region {
+            inner: Arc::new(Inner {
+                memory: Memory::Os(mapping),
+                name: Some(name),
+                creator: true,
+                data_len: len,
+            }),
+        })
+    }
+
+    /// Opens a region by its connection string and removes the name.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a malformed string, [`Error::Corrupted`]
+    /// for a bad header, [`Error::AlreadyClaimed`] if another process opened
+    /// it, [`Error::Os`] if it does not exist or is not private.
+    #[cfg(not(any(loom, miri)))]
+    pub fn open(connection: &str) -> Result<Region, Error> {
+        if !crate::segment::is_valid_name(connection) {
+            return Err(Error::InvalidArgument("not a region connection string"));
+        }
+        let mapping = sys::Mapping::open(connection)?;
+        let _ = sys::unlink(connection);
+        if mapping.len() < HEADER {
+            return Err(Error::Corrupted("region smaller than its header"));
+        }
+        // SAFETY: the mapping holds at least a header; all fields are atomics.
+        let h = unsafe { &*mapping.as_ptr().cast::<RegionHeader>() };
+        if h.magic.load(Ordering::Acquire) != REGION_MAGIC {
+            return Err(Error::Corrupted("bad region magic"));
+        }
+        let version = h.version.load(Ordering::Relaxed);
+        if version != REGION_VERSION {
+            return Err(Error::VersionMismatch {
+                ours: REGION_VERSION,
+                theirs: version,
+            });
+        }
+        let data_len = h.data_len.load(Ordering::Relaxed);
+        if h.header_size.load(Ordering::Relaxed) as usize != HEADER
+            || h.total_size.load(Ordering::Relaxed) != mapping.len() as u64
+            || data_len == 0
+            || data_len > (mapping.len() - HEADER) as u64
+        {
+            return Err(Error::Corrupted("region size out of range"));
+        }
+        h.attached
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+            .map_err(|_| Error::AlreadyClaimed)?;
+        if let Err(e) = mapping.lock() {
+            log::warn!("could not lock a {data_len}-byte shared region in RAM ({e})");
+        }
+        Ok(Region {
+            inner: Arc::new(Inner {
+                memory: Memory::Os(mapping),
+                name: Some(connection.to_owned()),
+                creator: false,
+                data_len: data_len as usize,
+            }),
+        })
+    }
+
+    /// A region on this process's heap (tests, Miri, single-process use).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a length of 0 or above 1 GiB.
+    pub fn in_process(len: usize) -> Result<Region, Error> {
+        if len == 0 || len > crate::MAX_CAPACITY {
+            return Err(Error::InvalidArgument("a region holds 1 byte to 1 GiB"));
+        }
+        let memory = local::HeapMemory::new(HEADER + len);
+        initialise(memory.as_ptr(), len);
+        Ok(Region {
+            inner: Arc::new(Inner {
+                memory: Memory::Heap(memory),
+                name: None,
+                creator: true,
+                data_len: len,
+            }),
+        })
+    }
+
+    /// The string [`Region::open`] takes; `None` for an in-process region.
+    pub fn connection_string(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// Data bytes in the region (as created; never re-read from the header).
+    pub fn len(&self) -> usize {
+        self.inner.data_len
+    }
+
+    /// Always false: a region holds at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The first data byte, aligned to 128 bytes. Valid for [`len`](Region::len)
+    /// bytes for as long as any clone of this `Region` lives.
+    pub fn as_ptr(&self) -> *mut u8 {
+        // SAFETY: the header is HEADER bytes long and the mapping holds
+        // HEADER + data_len bytes.
+        unsafe { self.inner.base().add(HEADER) }
+    }
+}

@@ -1,0 +1,48 @@
+//! Shared regions: one mapping seen through two opens, names private and
+//! removed once opened, headers validated.
+#![cfg(not(miri))]
+
+use ipc_channel_shm::{Error, Region};
+
+#[test]
+fn two_mappings_of_a_region_see_the_same_bytes() {
+    let a = Region::create(10_000).unwrap();
+    let name = a.connection_string().unwrap().to_owned();
+    let b = Region::open(&name).unwrap();
+    assert_eq!(b.len(), 10_000);
+    assert_eq!(a.as_ptr() as usize % 128, 0);
+    // SAFETY: both pointers cover 10 000 bytes of the same live mapping; this
+    // single thread is the only user.
+    unsafe {
+        a.as_ptr().add(9_999).write_volatile(42);
+        assert_eq!(b.as_ptr().add(9_999).read_volatile(), 42);
+    }
+    #[cfg(target_os = "linux")]
+    assert!(!std::path::Path::new("/dev/shm").join(&name).exists());
+    assert!(Region::open(&name).is_err(), "opened once only");
+}
+
+#[test]
+fn a_region_with_a_bad_header_is_refused() {
+    for (offset, what) in [(0usize, "magic"), (16, "total size"), (24, "data length")] {
+        let a = Region::create(4096).unwrap();
+        // SAFETY: the header precedes the data inside the same mapping; the
+        // offsets are 8-aligned and within the first 128 bytes.
+        unsafe {
+            a.as_ptr()
+                .sub(128)
+                .add(offset)
+                .cast::<u64>()
+                .write_volatile(u64::MAX)
+        };
+        match Region::open(a.connection_string().unwrap()) {
+            Err(Error::Corrupted(_)) => {}
+            other => panic!("garbage in the {what}: expected Corrupted, got {other:?}"),
+        }
+    }
+    assert!(matches!(Region::create(0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        Region::open("../etc/passwd"),
+        Err(Error::InvalidArgument(_))
+    ));
+}
