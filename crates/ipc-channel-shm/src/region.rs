@@ -44,6 +44,12 @@ struct Inner {
     data_len: usize,
 }
 
+// SAFETY: the region only hands out raw pointers, whose use the caller
+// synchronises; the mapping and the heap block are plain memory.
+unsafe impl Send for Inner {}
+// SAFETY: as above.
+unsafe impl Sync for Inner {}
+
 impl Inner {
     fn base(&self) -> *mut u8 {
         match &self.memory {
@@ -74,12 +80,6 @@ impl Drop for Inner {
 pub struct Region {
     inner: Arc<Inner>,
 }
-
-// SAFETY: the region only hands out raw pointers and `unsafe` slices whose
-// use the caller synchronises; the mapping itself is thread-safe.
-unsafe impl Send for Region {}
-// SAFETY: as above.
-unsafe impl Sync for Region {}
 
 impl fmt::Debug for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
