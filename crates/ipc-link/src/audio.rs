@@ -1,0 +1,145 @@
+//! Shared audio buffers: planar `f32` channels (inputs first, then outputs)
+//! in a shared region, so that audio never goes through a ring.
+
+use crate::LinkError;
+use ipc_channel_shm::Region;
+use std::fmt;
+
+/// Planar audio channels shared by host and plugin.
+///
+/// The host fills the inputs, makes a real-time call, and reads the outputs
+/// the plugin wrote; the call orders the two sides' accesses. The samples are
+/// plain `f32`s that the peer could change at any time: a misbehaving plugin
+/// can only produce wrong audio (any bit pattern is some `f32`), never a fault.
+pub struct AudioBuffers {
+    region: Region,
+    inputs: usize,
+    outputs: usize,
+    frames: usize,
+}
+
+impl fmt::Debug for AudioBuffers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AudioBuffers")
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .field("frames", &self.frames)
+            .finish()
+    }
+}
+
+fn bytes(inputs: usize, outputs: usize, frames: usize) -> Result<usize, LinkError> {
+    inputs
+        .checked_add(outputs)
+        .and_then(|c| c.checked_mul(frames))
+        .and_then(|s| s.checked_mul(std::mem::size_of::<f32>()))
+        .filter(|&b| b > 0 && b <= ipc_channel_shm::MAX_CAPACITY)
+        .ok_or_else(|| LinkError::Remote("audio buffer size out of range".into()))
+}
+
+impl AudioBuffers {
+    /// Creates zeroed buffers in a new shared region (host side).
+    pub(crate) fn create(
+        inputs: usize,
+        outputs: usize,
+        frames: usize,
+    ) -> Result<AudioBuffers, LinkError> {
+        let region = Region::create(bytes(inputs, outputs, frames)?)?;
+        Ok(AudioBuffers {
+            region,
+            inputs,
+            outputs,
+            frames,
+        })
+    }
+
+    /// Opens the host's region (plugin side), checking that it is as large as
+    /// the counts say.
+    pub(crate) fn open(
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        frames: usize,
+    ) -> Result<AudioBuffers, LinkError> {
+        let need = bytes(inputs, outputs, frames)?;
+        let region = Region::open(name)?;
+        if region.len() < need {
+            return Err(LinkError::Remote(format!(
+                "audio region holds {} bytes, {need} needed",
+                region.len()
+            )));
+        }
+        Ok(AudioBuffers {
+            region,
+            inputs,
+            outputs,
+            frames,
+        })
+    }
+
+    /// The region's connection string.
+    pub(crate) fn name(&self) -> &str {
+        self.region.connection_string().unwrap_or("")
+    }
+
+    /// Input channels.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// Output channels.
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// Frames per channel.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    fn channel(&self, index: usize) -> *mut f32 {
+        // SAFETY: `index < inputs + outputs` (checked by callers), so the
+        // channel lies inside the region, which is 128-byte aligned.
+        unsafe { self.region.as_ptr().cast::<f32>().add(index * self.frames) }
+    }
+
+    /// Input channel `ch`.
+    ///
+    /// # Panics
+    /// If `ch >= inputs()`.
+    pub fn input(&self, ch: usize) -> &[f32] {
+        assert!(ch < self.inputs, "input channel out of range");
+        // SAFETY: in range (above); shared `f32`s are valid for any bits.
+        unsafe { std::slice::from_raw_parts(self.channel(ch), self.frames) }
+    }
+
+    /// Input channel `ch`, to fill.
+    ///
+    /// # Panics
+    /// If `ch >= inputs()`.
+    pub fn input_mut(&mut self, ch: usize) -> &mut [f32] {
+        assert!(ch < self.inputs, "input channel out of range");
+        // SAFETY: in range; `&mut self` makes this the only slice of ours.
+        unsafe { std::slice::from_raw_parts_mut(self.channel(ch), self.frames) }
+    }
+
+    /// Output channel `ch`.
+    ///
+    /// # Panics
+    /// If `ch >= outputs()`.
+    pub fn output(&self, ch: usize) -> &[f32] {
+        assert!(ch < self.outputs, "output channel out of range");
+        // SAFETY: in range; shared `f32`s are valid for any bits.
+        unsafe { std::slice::from_raw_parts(self.channel(self.inputs + ch), self.frames) }
+    }
+
+    /// Output channel `ch`, to fill.
+    ///
+    /// # Panics
+    /// If `ch >= outputs()`.
+    pub fn output_mut(&mut self, ch: usize) -> &mut [f32] {
+        assert!(ch < self.outputs, "output channel out of range");
+        // SAFETY: in range; `&mut self` makes this the only slice of ours.
+        unsafe { std::slice::from_raw_parts_mut(self.channel(self.inputs + ch), self.frames) }
+    }
+}
