@@ -26,6 +26,8 @@ type Decoder =
 type Pending = Box<dyn FnOnce(Result<(&Header, &mut Reader, &Limits), LinkError>) -> Job + Send>;
 type Fallback = Arc<dyn Fn(&Header) + Send + Sync>;
 type Hook = Box<dyn FnOnce(&LinkError) + Send>;
+/// Where a blocking request's outcome lands.
+type Slot<T> = Arc<(Mutex<Option<Result<T, LinkError>>>, Condvar)>;
 
 enum State {
     Connected,
@@ -420,8 +422,7 @@ impl MainLink {
         Rep: DeserializeOwned + Send + 'static,
     {
         let deadline = Instant::now() + timeout;
-        let slot: Arc<(Mutex<Option<Result<Rep, LinkError>>>, Condvar)> =
-            Arc::new((Mutex::new(None), Condvar::new()));
+        let slot: Slot<Rep> = Arc::new((Mutex::new(None), Condvar::new()));
         let filler = slot.clone();
         let correlation = self.request_correlated(req, move |result| {
             *filler.0.lock() = Some(result);
