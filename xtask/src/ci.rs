@@ -22,7 +22,7 @@ pub(crate) struct StepDef {
 pub(crate) const STEPS: &[StepDef] = &[
     StepDef {
         name: "setup",
-        about: "install apt packages, rust targets, Miri, the Wine prefix",
+        about: "install apt packages, rust targets, Miri, the Wine prefix, cargo-fuzz",
         run: setup::run,
     },
     StepDef {
@@ -59,6 +59,11 @@ pub(crate) const STEPS: &[StepDef] = &[
         name: "miri",
         about: "the ring tests under Miri",
         run: miri,
+    },
+    StepDef {
+        name: "fuzz",
+        about: "fuzz the message decoder for 60 s (cargo-fuzz, from the seed corpus)",
+        run: fuzz,
     },
     StepDef {
         name: "shm-leak",
@@ -123,6 +128,15 @@ impl Step<'_> {
                 false
             }
         }
+    }
+
+    /// A check that is not a cargo test run passed: count it as one test.
+    fn passed(&mut self) {
+        self.tests.add(Tests {
+            passed: 1,
+            failed: 0,
+            summaries: 1,
+        });
     }
 
     fn failed(&self) -> u64 {
@@ -268,6 +282,80 @@ fn miri(step: &mut Step) {
         "--no-fail-fast",
     ]);
     step.run_if(setup::miri_ready(ctx), &cmd);
+}
+
+/// The `decode` target of `fuzz/` (see `fuzz/README.md`) for a minute,
+/// from a fresh copy of the seed corpus in the target directory (new
+/// inputs must not land in the repository). Counts as one test.
+fn fuzz(step: &mut Step) {
+    let ctx = step.ctx;
+    let fuzz_dir = ctx.root.join("fuzz");
+    let seeds = fuzz_dir.join("corpus").join("decode");
+    if !seeds.is_dir() {
+        step.missing("fuzz/corpus/decode not found: nothing to fuzz");
+        return;
+    }
+    if let Err(why) = setup::nightly_ready(ctx) {
+        step.missing(&why);
+        return;
+    }
+    if !setup::cargo_fuzz(step) {
+        return;
+    }
+    // Its own target directory: sanitizer flags would rebuild the normal one.
+    let target = ctx.target.join("fuzz");
+    let corpus = target.join("corpus").join("decode");
+    let artifacts = target.join("artifacts").join("decode");
+    if let Err(e) = fresh_copy(&seeds, &corpus).and_then(|()| std::fs::create_dir_all(&artifacts)) {
+        step.fail(&format!(
+            "cannot copy the seed corpus to {}: {e}",
+            corpus.display()
+        ));
+        return;
+    }
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    // -timeout: one input running 10 s is a hang (a finding), long before
+    // the command's own timeout. The last -artifact_prefix wins over the
+    // one cargo-fuzz passes (fuzz/artifacts/, in the repository).
+    let cmd = Cmd::cargo()
+        .args(["+nightly", "fuzz", "run", "--fuzz-dir"])
+        .arg(path(&fuzz_dir))
+        .arg("--target-dir")
+        .arg(path(&target))
+        .arg("decode")
+        .arg(path(&corpus))
+        .args([
+            "--",
+            "-max_total_time=60",
+            "-timeout=10",
+            "-rss_limit_mb=256",
+            "-malloc_limit_mb=64",
+            "-print_final_stats=1",
+        ])
+        .arg(format!("-artifact_prefix={}/", path(&artifacts)));
+    if step.run(&cmd) {
+        step.passed();
+    } else {
+        println!(
+            "xtask: the failing input is in {} (reproduce: `cargo +nightly fuzz run decode <file>`)",
+            artifacts.display()
+        );
+    }
+}
+
+/// Replaces `to` with a copy of the files in `from`.
+fn fresh_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 fn test_file(ctx: &Ctx, name: &str) -> std::path::PathBuf {

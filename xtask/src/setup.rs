@@ -7,6 +7,7 @@ use crate::cmd::{on_path, Cmd};
 use crate::Ctx;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Debian packages: Wine and the MinGW linker (Windows tests), 32-bit C
 /// libraries (i686 tests), strace (debugging hung tests).
@@ -49,6 +50,12 @@ const SHIM_BUILD: &[&str] = &[
     "-ladvapi32",
 ];
 
+/// The cargo-fuzz release `cargo install` builds (the `fuzz` step).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+/// Whether this run already tried to install cargo-fuzz (once is enough).
+static CARGO_FUZZ_TRIED: AtomicBool = AtomicBool::new(false);
+
 /// Options every apt-get call gets: wait for a lock another apt holds.
 const APT_OPTIONS: &[&str] = &["-o", "DPkg::Lock::Timeout=300", "-q"];
 
@@ -58,6 +65,7 @@ pub(crate) fn run(step: &mut Step) {
     nightly_components(step);
     wine_prefix(step);
     processprng_shim(step);
+    cargo_fuzz(step);
 }
 
 fn apt_packages(step: &mut Step) {
@@ -213,6 +221,46 @@ pub(crate) fn miri_ready(ctx: &Ctx) -> Result<(), String> {
         Some(m) if m.is_empty() => Ok(()),
         Some(m) => Err(format!("nightly components missing: {}", m.join(" "))),
     }
+}
+
+/// Whether `cargo +nightly` works (the `fuzz` step); `Err` says why not.
+pub(crate) fn nightly_ready(ctx: &Ctx) -> Result<(), String> {
+    match Cmd::cargo()
+        .args(["+nightly", "--version"])
+        .probe(&ctx.root)
+    {
+        Some(_) => Ok(()),
+        None => Err("no nightly toolchain (run `cargo xtask setup`)".to_owned()),
+    }
+}
+
+/// Makes sure `cargo fuzz` works, installing cargo-fuzz if it is missing
+/// (at most once per run: `setup` tries, a `fuzz` step run alone tries).
+/// A failed install is a failure with `CI=true`, else a skip.
+pub(crate) fn cargo_fuzz(step: &mut Step) -> bool {
+    let ctx = step.ctx;
+    let installed = || Cmd::cargo().args(["fuzz", "--version"]).probe(&ctx.root);
+    if let Some(v) = installed() {
+        println!("cargo-fuzz: installed ({})", v.trim());
+        return true;
+    }
+    if CARGO_FUZZ_TRIED.swap(true, Ordering::Relaxed) {
+        step.missing("cargo-fuzz is not installed (installing it failed earlier in this run)");
+        return false;
+    }
+    let install = Cmd::cargo().args([
+        "install",
+        "cargo-fuzz",
+        "--locked",
+        "--version",
+        CARGO_FUZZ_VERSION,
+    ]);
+    // Not `step.run`: without CI=true a failed install is a skip.
+    if install.run(&ctx.root).success && installed().is_some() {
+        return true;
+    }
+    step.missing(&format!("`{install}` failed: no cargo-fuzz"));
+    false
 }
 
 /// The Wine prefix: `$WINEPREFIX`, else `~/.wine`.

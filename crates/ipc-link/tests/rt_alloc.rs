@@ -49,7 +49,9 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn the_real_time_call_allocates_nothing_on_either_side() {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ipc-link-test-plugin"));
+    let exe = std::env::var("IPC_TEST_PLUGIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_ipc-link-test-plugin").to_owned());
+    let mut cmd = Command::new(exe);
     cmd.arg("echo");
     let mut host = Host::spawn(cmd, &LinkConfig::default(), |_| {}).unwrap();
     let mut rt = host.take_rt().unwrap();

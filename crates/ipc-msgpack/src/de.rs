@@ -376,13 +376,44 @@ impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Deserializer<'_, S> {
         false
     }
 
+    /// `rmp-serde` writes 128-bit integers as a 16-byte big-endian `bin`;
+    /// smaller values written as plain integers are accepted too.
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.wide()? {
+            Some(b) => visitor.visit_i128(i128::from_be_bytes(b)),
+            None => de::Deserializer::deserialize_any(self, visitor),
+        }
+    }
+
+    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.wide()? {
+            Some(b) => visitor.visit_u128(u128::from_be_bytes(b)),
+            None => de::Deserializer::deserialize_any(self, visitor),
+        }
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string
         bytes byte_buf seq tuple tuple_struct map struct identifier
     }
 }
 
 impl<'de, S: Source<'de>> Deserializer<'_, S> {
+    /// A 128-bit integer's 16 bytes, if the next value is a `bin 8` of that
+    /// length; `None` (nothing consumed) for any other value.
+    fn wide(&mut self) -> Result<Option<[u8; 16]>> {
+        if self.src.peek_u8()? != 0xc4 {
+            return Ok(None);
+        }
+        self.src.read_u8()?;
+        if self.len8()? != 16 {
+            return Err(DeError::Invalid(
+                "a 128-bit integer must be 16 bytes".into(),
+            ));
+        }
+        Ok(Some(self.be()?))
+    }
+
     /// Skips `items` values (array elements, or map keys and values).
     fn skip_items(&mut self, items: usize) -> Result<()> {
         self.src.ensure(items)?;

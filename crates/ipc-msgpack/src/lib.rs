@@ -93,6 +93,11 @@ macro_rules! message {
 pub struct Limits {
     /// Largest payload accepted, in bytes (checked on the envelope, before
     /// anything is decoded or allocated). Default: 256 MiB.
+    ///
+    /// A decoded value may take more memory than its payload: an empty
+    /// vector is one byte on the wire and 24 in memory, so a hostile payload
+    /// of nested empty collections can grow about 32 times. Lower this limit
+    /// for peers you trust less.
     pub max_message: u32,
     /// Deepest nesting of arrays, maps and enums. Default: 64.
     pub max_depth: u32,

@@ -91,6 +91,25 @@ fn payloads_are_wire_compatible_with_rmp_serde() {
     assert_eq!(&bin[ipc_msgpack::HEADER_LEN..], &[0x91, 0xc4, 3, 1, 2, 3]);
 }
 
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Wide {
+    a: i128,
+    b: u128,
+}
+ipc_msgpack::message!(Wide = 60);
+
+#[test]
+fn wide_integers_round_trip_as_rmp_serde_writes_them() {
+    wire_compatible(&Wide { a: -5, b: 7 });
+    wire_compatible(&Wide {
+        a: i128::MIN,
+        b: u128::MAX,
+    });
+    // A plain integer is accepted for a 128-bit field too.
+    let small: Wide = decode_payload(&[0x92, 0x05, 0xcc, 0xff], 60, &Limits::default()).unwrap();
+    assert_eq!(small, Wide { a: 5, b: 255 });
+}
+
 #[test]
 fn the_envelope_is_laid_out_as_documented() {
     let bytes = to_vec(&Newtype(5), 0x0102_0304, Flags::REQUEST).unwrap();
@@ -154,9 +173,19 @@ ipc_msgpack::message!(NoteOn = 8);
 
 #[test]
 fn the_worked_example_of_the_protocol_document_holds() {
-    let bytes = to_vec(&NoteOn { channel: 0, key: 60, velocity: 0.8 }, 0, Flags::NONE).unwrap();
+    let bytes = to_vec(
+        &NoteOn {
+            channel: 0,
+            key: 60,
+            velocity: 0.8,
+        },
+        0,
+        Flags::NONE,
+    )
+    .unwrap();
     let expected = [
-        0xa7, 0x01, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, //
+        0xa7, 0x01, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00,
+        0x00, //
         0x93, 0x00, 0x3c, 0xca, 0x3f, 0x4c, 0xcc, 0xcd,
     ];
     assert_eq!(bytes, expected);
