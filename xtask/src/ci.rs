@@ -78,6 +78,31 @@ pub(crate) const STEPS: &[StepDef] = &[
 ];
 
 const CRATE: &str = "ipc-channel-shm";
+/// The library crates, which every platform builds and tests.
+const LIBRARIES: &[&str] = &["ipc-channel-shm", "ipc-msgpack", "ipc-link"];
+
+/// `-p a -p b ...` for every library crate.
+fn libraries() -> Vec<&'static str> {
+    LIBRARIES.iter().flat_map(|c| ["-p", *c]).collect()
+}
+
+/// The programs that play the peer in each crate's process tests, and the
+/// variable through which those tests accept another build of them.
+const PEERS: &[(&str, &str, &str, Option<&str>)] = &[
+    (
+        "ipc-channel-shm",
+        "ipc-shm-peer",
+        "IPC_TEST_PEER",
+        Some("process"),
+    ),
+    (
+        "ipc-msgpack",
+        "ipc-msgpack-peer",
+        "IPC_TEST_MSGPACK_PEER",
+        Some("process"),
+    ),
+    ("ipc-link", "ipc-link-test-plugin", "IPC_TEST_PLUGIN", None),
+];
 
 /// The state of the step being run, handed to its function.
 #[derive(Debug)]
@@ -157,9 +182,9 @@ fn clippy(step: &mut Step) {
         "-D",
         "warnings",
     ]));
-    // The channel crate is the one with per-OS code. macOS is only
-    // type-checked (clippy never links, so no macOS linker is needed, and
-    // --all-targets covers the tests' code too).
+    // The library crates carry per-OS code. macOS is only type-checked
+    // (clippy never links, so no macOS linker is needed, and --all-targets
+    // covers the tests' code too).
     for target in TARGETS {
         let ready = if setup::has_target(step.ctx, target) {
             Ok(())
@@ -168,18 +193,10 @@ fn clippy(step: &mut Step) {
                 "rust target {target} not installed: not linting for it (run `cargo xtask setup`)"
             ))
         };
-        let cmd = Cmd::cargo().args([
-            "clippy",
-            "-p",
-            CRATE,
-            "--all-targets",
-            "--target",
-            target,
-            "--",
-            "-D",
-            "warnings",
-        ]);
-        step.run_if(ready, &cmd);
+        let mut args = vec!["clippy"];
+        args.extend(libraries());
+        args.extend(["--all-targets", "--target", target, "--", "-D", "warnings"]);
+        step.run_if(ready, &Cmd::cargo().args(args));
     }
 }
 
@@ -193,45 +210,39 @@ fn test_i686(step: &mut Step) {
         step.missing(&why);
         return;
     }
-    step.run(&Cmd::cargo().args(["test", "-p", CRATE, "--target", I686, "--no-fail-fast"]));
+    // The whole suite as a 32-bit build.
+    let mut args = vec!["test"];
+    args.extend(libraries());
+    args.extend(["--target", I686, "--no-fail-fast"]);
+    step.run(&Cmd::cargo().args(args));
 
     // The case LMMS needs: a 64-bit host talking to a 32-bit plugin. The
-    // peer was already built by the test run above; this only finds it.
-    if !test_file(ctx, "process").is_file() {
-        step.missing(
-            "crates/ipc-channel-shm/tests/process.rs not found: no 64-bit/32-bit process tests",
-        );
+    // 64-bit process tests run against the 32-bit builds of their peers.
+    let mut build = vec!["build"];
+    for (krate, bin, _, _) in PEERS {
+        build.extend(["-p", krate, "--bin", bin]);
+    }
+    build.extend(["--target", I686]);
+    if !step.run(&Cmd::cargo().args(build)) {
         return;
     }
-    let peer = ctx.target.join(I686).join("debug").join("ipc-shm-peer");
-    if step.run(&Cmd::cargo().args([
-        "build",
-        "-p",
-        CRATE,
-        "--bin",
-        "ipc-shm-peer",
-        "--target",
-        I686,
-    ])) {
-        let cmd = Cmd::cargo()
-            .env("IPC_TEST_PEER", peer.to_string_lossy())
-            .args(["test", "-p", CRATE, "--test", "process", "--no-fail-fast"]);
-        step.run(&cmd);
+    for (krate, bin, var, test) in PEERS {
+        let peer = ctx.target.join(I686).join("debug").join(bin);
+        let mut args = vec!["test", "-p", krate, "--no-fail-fast"];
+        if let Some(test) = test {
+            args.extend(["--test", test]);
+        }
+        step.run(&Cmd::cargo().env(*var, peer.to_string_lossy()).args(args));
     }
 }
 
 fn test_windows(step: &mut Step) {
     let ready = setup::windows_ready(step.ctx);
     // The runner (Wine) comes from .cargo/config.toml.
-    let cmd = Cmd::cargo().env("WINEDEBUG", "-all").args([
-        "test",
-        "-p",
-        CRATE,
-        "--target",
-        WINDOWS,
-        "--no-fail-fast",
-    ]);
-    step.run_if(ready, &cmd);
+    let mut args = vec!["test"];
+    args.extend(libraries());
+    args.extend(["--target", WINDOWS, "--no-fail-fast"]);
+    step.run_if(ready, &Cmd::cargo().env("WINEDEBUG", "-all").args(args));
 }
 
 fn loom(step: &mut Step) {

@@ -30,8 +30,8 @@ impl Peer {
     fn start(max_message: u32) -> Peer {
         let segment = Segment::create(&[RING, RING]).unwrap();
         let conn = segment.connection_string().unwrap().to_owned();
-        // `IPC_TEST_PEER` may name another build of the peer (a 32-bit one).
-        let exe = std::env::var("IPC_TEST_PEER")
+        // `IPC_TEST_MSGPACK_PEER` may name another build of the peer (a 32-bit one).
+        let exe = std::env::var("IPC_TEST_MSGPACK_PEER")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_ipc-msgpack-peer").to_owned());
         let child = Command::new(exe)
             .args([conn.as_str(), &max_message.to_string()])

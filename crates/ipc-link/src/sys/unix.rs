@@ -10,9 +10,10 @@ pub(crate) fn set_realtime_priority(priority: u8) -> io::Result<()> {
             libc::sched_get_priority_max(libc::SCHED_FIFO),
         )
     };
-    let param = libc::sched_param {
-        sched_priority: i32::from(priority).clamp(min, max),
-    };
+    // SAFETY: `sched_param` is plain data (macOS adds private padding, which
+    // rules out a struct literal); all zeroes is a valid value.
+    let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+    param.sched_priority = i32::from(priority).clamp(min, max);
     // SAFETY: `pthread_self()` is the calling thread; `param` is a valid value.
     let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
     if rc == 0 {

@@ -1,0 +1,149 @@
+//! The whole stack in one run: `cargo xtask demo` (or
+//! `cargo run --release -p ipc-link --example demo`).
+//!
+//! This program plays both roles. As the host it starts itself again as the
+//! plugin (`demo plugin <connection>`), a small synthesizer, then: plays a
+//! melody through it in real time (MIDI on the main link, one real-time call
+//! per audio period, audio in shared buffers), counts the messages the
+//! plugin sends on its own, measures the real-time link's round trips next
+//! to a Unix socket's (what LMMS uses today), moves a 64 MiB state each way,
+//! and finally kills the plugin during a real-time call to time how fast
+//! both links notice. See `docs/DEMO.md` for a sample run.
+
+mod host;
+mod messages;
+mod plugin;
+mod state;
+mod stats;
+mod synth;
+#[cfg(unix)]
+mod uds;
+
+use ipc_link::LinkError;
+use parking_lot::Mutex;
+use std::fmt;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage: demo [--periods N] [--unpaced N]
+  --periods N   periods played in real time (default 375: 2 s at 256 frames, 48 kHz)
+  --unpaced N   periods played back to back, and round trips of each kind measured
+                for the latency table (default 20000; 0 skips both)
+internal roles: demo plugin <connection>, demo uds-echo";
+
+/// The whole demo must finish within this (plus the time its periods take),
+/// or it fails.
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// The step running now, for failure reports.
+static STEP: Mutex<&str> = Mutex::new("arguments");
+
+/// Records which step runs now.
+pub fn step(name: &'static str) {
+    *STEP.lock() = name;
+}
+
+/// Why the demo failed.
+#[derive(Debug)]
+pub struct Failure(String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(text: String) -> Failure {
+        Failure(text)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(text: &str) -> Failure {
+        Failure(text.to_owned())
+    }
+}
+
+impl From<LinkError> for Failure {
+    fn from(e: LinkError) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
+fn parse(args: &[String]) -> Result<host::Options, String> {
+    let mut options = host::Options {
+        periods: 375,
+        unpaced: 20_000,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let slot = match arg.as_str() {
+            "--periods" => &mut options.periods,
+            "--unpaced" => &mut options.unpaced,
+            other => return Err(format!("unknown argument `{other}`")),
+        };
+        *slot = args
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("{arg} needs a number"))?;
+    }
+    if options.periods == 0 || options.periods > 1_000_000 || options.unpaced > 10_000_000 {
+        return Err("--periods must be 1..=1000000 and --unpaced at most 10000000".into());
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("plugin") => {
+            return match args.get(1) {
+                Some(connection) => plugin::main(connection),
+                None => {
+                    eprintln!("{USAGE}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        #[cfg(unix)]
+        Some("uds-echo") => return uds::echo(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("demo: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    // Every step has its own timeouts; this is the last line of defence.
+    // Exiting kills nothing by itself, but the plugin notices its host's
+    // death and exits, and the echo process sees its socket close.
+    let budget = WATCHDOG
+        + Duration::from_millis(options.periods * 6)
+        + Duration::from_millis(options.unpaced);
+    let _ = std::thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(budget);
+            eprintln!(
+                "\ndemo: FAILED: still in step `{}` after {} s",
+                *STEP.lock(),
+                budget.as_secs()
+            );
+            std::process::exit(1);
+        });
+    match host::run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("\ndemo: FAILED in step `{}`: {failure}", *STEP.lock());
+            ExitCode::FAILURE
+        }
+    }
+}
