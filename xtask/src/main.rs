@@ -3,6 +3,7 @@
 
 mod ci;
 mod cmd;
+mod demo;
 mod setup;
 
 use std::collections::BTreeSet;
@@ -24,6 +25,10 @@ Tasks:
         is a failure; otherwise the step says why it is skipped.
   setup
         Only install what CI needs (the `setup` step of `ci`).
+  demo [ARGS]
+        Build and run the demo of the whole stack in release mode:
+        `cargo run --release -p ipc-link --example demo -- ARGS`
+        (`cargo xtask demo --help` lists its options).
   help
         This text.
 
@@ -36,6 +41,7 @@ fn main() -> ExitCode {
     let ctx = Ctx::from_env();
     match args.first().map(String::as_str) {
         Some("ci") => ci::main(&ctx, &args[1..]),
+        Some("demo") => demo::main(&ctx, &args[1..]),
         Some("setup") if args.len() == 1 => {
             ci::main(&ctx, &["--only".to_owned(), "setup".to_owned()])
         }

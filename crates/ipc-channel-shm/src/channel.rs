@@ -42,6 +42,9 @@ struct Endpoint {
     failure: Option<Error>,
     #[cfg(not(any(loom, miri)))]
     peer: Option<(u32, crate::sys::PeerWatch)>,
+    /// Set once the peer process was seen dead: a process does not come
+    /// back, so later waits report it at once instead of sleeping first.
+    peer_dead: bool,
 }
 
 // SAFETY: the raw data pointer points into `shared`, which is Send + Sync;
@@ -69,6 +72,7 @@ impl Endpoint {
             failure: None,
             #[cfg(not(any(loom, miri)))]
             peer: None,
+            peer_dead: false,
         }
     }
 
@@ -115,7 +119,9 @@ impl Endpoint {
         if self.peer.as_ref().map(|(p, _)| *p) != Some(pid) {
             self.peer = crate::sys::PeerWatch::new(pid).map(|w| (pid, w));
         }
-        self.peer.as_mut().is_none_or(|(_, w)| w.is_alive())
+        let alive = self.peer.as_mut().is_none_or(|(_, w)| w.is_alive());
+        self.peer_dead |= !alive;
+        alive
     }
 
     #[cfg(any(loom, miri))]
@@ -239,6 +245,10 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<
                 word.store(AWAKE, Ordering::Relaxed);
                 return done.map(|n| n.expect("matched"));
             }
+        }
+        if side.endpoint().peer_dead {
+            word.store(AWAKE, Ordering::Relaxed);
+            return side.peer_died(want);
         }
         let slice = match deadline {
             None => PEER_CHECK_INTERVAL,

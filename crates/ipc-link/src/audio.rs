@@ -133,6 +133,22 @@ impl AudioBuffers {
         unsafe { std::slice::from_raw_parts(self.channel(self.inputs + ch), self.frames) }
     }
 
+    /// All channels at once, planar: the inputs (channel `c` at
+    /// `[c * frames..(c + 1) * frames]`) to read, and the outputs, laid out
+    /// the same way, to fill. For rendering every output in one pass.
+    pub fn planar_mut(&mut self) -> (&[f32], &mut [f32]) {
+        let (ni, no) = (self.inputs * self.frames, self.outputs * self.frames);
+        // SAFETY: the two ranges are disjoint parts of the region (inputs
+        // first, outputs after), both inside it; `&mut self` makes the output
+        // slice the only mutable one of ours.
+        unsafe {
+            (
+                std::slice::from_raw_parts(self.channel(0), ni),
+                std::slice::from_raw_parts_mut(self.channel(0).add(ni), no),
+            )
+        }
+    }
+
     /// Output channel `ch`, to fill.
     ///
     /// # Panics

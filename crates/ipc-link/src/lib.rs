@@ -43,6 +43,18 @@ use std::time::Duration;
 /// real-time host->plugin, real-time plugin->host.
 pub const CHANNELS: usize = 4;
 
+/// Gives the calling thread real-time scheduling: `SCHED_FIFO` at `priority`
+/// on Linux and macOS, time-critical priority on Windows. For the plugin's
+/// serving thread and the host's audio thread.
+///
+/// # Errors
+/// [`LinkError::Os`] saying why the system refused (commonly: neither
+/// `CAP_SYS_NICE` nor an `RLIMIT_RTPRIO` allowance); the thread then keeps
+/// its normal priority.
+pub fn promote_current_thread(priority: u8) -> Result<(), LinkError> {
+    sys::set_realtime_priority(priority).map_err(LinkError::Os)
+}
+
 /// Sizes and bounds of a link.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {

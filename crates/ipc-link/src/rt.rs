@@ -253,14 +253,11 @@ impl RtServer {
         self.writer.set_spin(spin);
     }
 
-    /// Gives the calling thread real-time scheduling (`SCHED_FIFO` at
-    /// `priority` on Linux and macOS, time-critical priority on Windows).
+    /// Same as [`promote_current_thread`](crate::promote_current_thread).
     ///
     /// # Errors
-    /// [`LinkError::Os`] saying why the system refused (commonly: no
-    /// `CAP_SYS_NICE` and no rtkit/limits allowance); the thread keeps its
-    /// normal priority.
+    /// As for [`promote_current_thread`](crate::promote_current_thread).
     pub fn promote_current_thread(priority: u8) -> Result<(), LinkError> {
-        crate::sys::set_realtime_priority(priority).map_err(LinkError::Os)
+        crate::promote_current_thread(priority)
     }
 }

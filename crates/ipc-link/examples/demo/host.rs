@@ -173,8 +173,8 @@ struct Audio {
     fast: Option<Fast>,
 }
 
-/// The melody: (start ms, length ms, key, velocity). The first phrase of
-/// the "Ode to Joy" over two held bass notes (saw voices).
+/// The melody as MIDI events, each with its time in ms from the start: the
+/// first phrase of the "Ode to Joy" over two held bass notes (saw voices).
 fn melody() -> Vec<(u64, Midi)> {
     const BEAT: f64 = 115.0;
     let tune: [(f64, f64, u8); 15] = [
@@ -724,14 +724,13 @@ fn report_latency(options: Options, mut paced: Run, fast: Option<Fast>, plugin_r
         (socket, real_time)
     });
     row(
-        &format!("rt link, empty call, both sides spin <= {}", dur(SPIN)),
+        &format!("rt link, empty call, both spin <= {} us", SPIN.as_micros()),
         &mut spinning,
     );
-    line(
-        "",
-        "paced calls wake processes that slept since the last period; unpaced ones find them awake",
-    );
+    let note =
+        "paced calls wake processes that slept since the last period; unpaced ones find them awake";
     let Some((mut socket, real_time)) = socket else {
+        line("", note);
         line("", "Unix-socket baseline skipped: not a Unix system");
         return;
     };
@@ -751,15 +750,16 @@ fn report_latency(options: Options, mut paced: Run, fast: Option<Fast>, plugin_r
     line(
         "",
         format!(
-            "(same run; socket and sleeping calls alternate in blocks of 1000; echo process's real-time priority: {})",
+            "socket and sleeping calls alternate in blocks of 1000; echo process real-time priority: {}",
             match (real_time, plugin_rt) {
-                (true, true) => "granted, as for the plugin",
-                (false, false) => "refused, as for the plugin",
-                (true, false) => "granted, refused for the plugin",
-                (false, true) => "refused, granted for the plugin",
+                (true, true) => "granted",
+                (false, false) => "refused",
+                (true, false) => "granted (plugin: refused)",
+                (false, true) => "refused (plugin: granted)",
             }
         ),
     );
+    line("", note);
 }
 
 /// Step 6: the plugin's state, saved to the host and loaded back, through
@@ -894,7 +894,7 @@ fn kill_during_call(
         Err(LinkError::PeerDied) => line(
             "",
             format!(
-                "a later call: PeerDied after {} (not remembered: it waits out its deadline)",
+                "a later call: PeerDied after {} (the death is remembered: no wait)",
                 ms(again.elapsed())
             ),
         ),

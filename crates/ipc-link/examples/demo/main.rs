@@ -5,8 +5,9 @@
 //! plugin (`demo plugin <connection>`), a small synthesizer, then: plays a
 //! melody through it in real time (MIDI on the main link, one real-time call
 //! per audio period, audio in shared buffers), counts the messages the
-//! plugin sends on its own, measures the real-time link's round trips next
-//! to a Unix socket's (what LMMS uses today), moves a 64 MiB state each way,
+//! plugin sends on its own, measures the real-time link's round trips (also
+//! with a bounded spin) next to a Unix socket's (what LMMS uses today) in the
+//! same run, moves a 64 MiB state each way,
 //! and finally kills the plugin during a real-time call to time how fast
 //! both links notice. See `docs/DEMO.md` for a sample run.
 
