@@ -20,6 +20,7 @@ use crate::stats::Stats;
 use crate::sync::{fence, spin_loop, AtomicU32, Ordering};
 use crate::sys::{Slot, PEER_CHECK_INTERVAL};
 use crate::Error;
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
@@ -213,12 +214,14 @@ fn sleep_word<S: Side>(s: &mut S) -> *const AtomicU32 {
 /// Spins first if the endpoint asks for it, then sleeps in slices of at most
 /// [`PEER_CHECK_INTERVAL`], checking the peer's health whenever a slice ends
 /// without a wake-up.
-fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<u64, Error> {
+fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, Error> {
     side.endpoint().stats.waits += 1;
     let spin = side.endpoint().spin;
     if !spin.is_zero() {
-        let start = Instant::now();
-        let limit = deadline.map_or(start + spin, |d| d.min(start + spin));
+        // The clock is first read after one batch: a peer that answers
+        // within it costs no clock read at all (the spin then lasts one
+        // batch longer than asked, a few hundred nanoseconds).
+        let mut limit = None;
         loop {
             for _ in 0..SPIN_BATCH {
                 spin_loop();
@@ -227,7 +230,12 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<
                     return Ok(n);
                 }
             }
-            if Instant::now() >= limit {
+            let now = Instant::now();
+            let limit = *limit.get_or_insert_with(|| {
+                let end = now + spin;
+                deadline.instant().map_or(end, |d| d.min(end))
+            });
+            if now >= limit {
                 break;
             }
         }
@@ -250,7 +258,7 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<
             word.store(AWAKE, Ordering::Relaxed);
             return side.peer_died(want);
         }
-        let slice = match deadline {
+        let slice = match deadline.instant() {
             None => PEER_CHECK_INTERVAL,
             Some(d) => {
                 let now = Instant::now();
@@ -284,12 +292,52 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: Option<Instant>) -> Result<
     }
 }
 
-fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Some(
-        Instant::now()
+/// A deadline that reads the clock only when first needed: most calls find
+/// their data or space at once and never do.
+struct Deadline {
+    timeout: Option<Duration>,
+    at: Cell<Option<Instant>>,
+}
+
+impl Deadline {
+    fn never() -> Deadline {
+        Deadline {
+            timeout: None,
+            at: Cell::new(None),
+        }
+    }
+
+    fn after(timeout: Duration) -> Deadline {
+        Deadline {
+            timeout: Some(timeout),
+            at: Cell::new(None),
+        }
+    }
+
+    fn from(timeout: Option<Duration>) -> Deadline {
+        Deadline {
+            timeout,
+            at: Cell::new(None),
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.timeout.is_some()
+    }
+
+    /// The instant, fixed the first time it is asked for.
+    fn instant(&self) -> Option<Instant> {
+        let timeout = self.timeout?;
+        if let Some(at) = self.at.get() {
+            return Some(at);
+        }
+        let now = Instant::now();
+        let at = now
             .checked_add(timeout)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365)),
-    )
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
+        self.at.set(Some(at));
+        Some(at)
+    }
 }
 
 /// The writing end of a channel.
@@ -382,7 +430,7 @@ impl Writer {
     /// the reader if needed. Publishes pending bytes before it sleeps, and
     /// asks to be woken only once `wake_at` bytes are free (fewer wake-ups
     /// when streaming).
-    fn space(&mut self, want: u64, wake_at: u64, deadline: Option<Instant>) -> Result<u64, Error> {
+    fn space(&mut self, want: u64, wake_at: u64, deadline: &Deadline) -> Result<u64, Error> {
         let free = self.cached_free();
         if free >= want {
             return Ok(free);
@@ -413,7 +461,7 @@ impl Writer {
         }
     }
 
-    fn append_until(&mut self, mut buf: &[u8], deadline: Option<Instant>) -> Result<usize, Error> {
+    fn append_until(&mut self, mut buf: &[u8], deadline: &Deadline) -> Result<usize, Error> {
         self.ep.check()?;
         let mut done = 0;
         while !buf.is_empty() {
@@ -443,7 +491,7 @@ impl Writer {
     /// [`Error::Closed`] if the reader has gone, [`Error::PeerDied`] if its
     /// process died while the ring was full, [`Error::Corrupted`].
     pub fn append(&mut self, buf: &[u8]) -> Result<(), Error> {
-        self.append_until(buf, None).map(drop)
+        self.append_until(buf, &Deadline::never()).map(drop)
     }
 
     /// Like [`append`](Writer::append), but waits for space at most `timeout`
@@ -454,7 +502,7 @@ impl Writer {
     /// # Errors
     /// [`Error::Timeout`] if not a byte fitted in time; otherwise as `append`.
     pub fn append_timeout(&mut self, buf: &[u8], timeout: Duration) -> Result<usize, Error> {
-        self.append_until(buf, deadline_after(timeout))
+        self.append_until(buf, &Deadline::after(timeout))
     }
 
     /// Publishes the current blob: everything appended so far becomes visible
@@ -486,7 +534,7 @@ impl Writer {
     /// [`Error::InvalidArgument`] if `min` exceeds the capacity; otherwise as
     /// for [`append`](Writer::append).
     pub fn reserve(&mut self, min: usize) -> Result<Reservation<'_>, Error> {
-        self.reserve_until(min, None)
+        self.reserve_until(min, &Deadline::never())
     }
 
     /// Like [`reserve`](Writer::reserve), waiting at most `timeout`.
@@ -498,14 +546,10 @@ impl Writer {
         min: usize,
         timeout: Duration,
     ) -> Result<Reservation<'_>, Error> {
-        self.reserve_until(min, deadline_after(timeout))
+        self.reserve_until(min, &Deadline::after(timeout))
     }
 
-    fn reserve_until(
-        &mut self,
-        min: usize,
-        deadline: Option<Instant>,
-    ) -> Result<Reservation<'_>, Error> {
+    fn reserve_until(&mut self, min: usize, deadline: &Deadline) -> Result<Reservation<'_>, Error> {
         self.ep.check()?;
         if min as u64 > self.ep.capacity {
             return Err(Error::InvalidArgument("reservation larger than the ring"));
@@ -518,6 +562,22 @@ impl Writer {
     /// Bytes appended but not yet visible to the reader.
     pub fn uncommitted(&self) -> usize {
         self.write_local.wrapping_sub(self.published) as usize
+    }
+
+    /// Free ring space known without waiting: appending up to this many
+    /// bytes neither blocks nor publishes anything. It may be less than the
+    /// space really free (the reader's position is re-read only when the
+    /// last one read shows less than half the ring free).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the reader has gone, [`Error::Corrupted`].
+    pub fn free_space(&mut self) -> Result<usize, Error> {
+        self.ep.check()?;
+        let cached = self.cached_free();
+        if cached >= self.ep.capacity / 2 {
+            return Ok(cached as usize);
+        }
+        Ok(self.poll(0)?.unwrap_or(0) as usize)
     }
 
     /// Ring capacity in bytes.
@@ -571,8 +631,8 @@ impl io::Write for Writer {
     /// Appends all of `buf` (waiting for space), or fewer bytes if the I/O
     /// timeout passed after some progress.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let deadline = self.ep.io_timeout.and_then(deadline_after);
-        Ok(self.append_until(buf, deadline)?)
+        let deadline = Deadline::from(self.ep.io_timeout);
+        Ok(self.append_until(buf, &deadline)?)
     }
 
     /// Commits the current blob.
@@ -718,7 +778,7 @@ impl Reader {
 
     /// At least `want` readable bytes (`1 <= want <= capacity`), waiting for
     /// the writer if needed; fewer only at the end of the stream.
-    fn data(&mut self, want: u64, deadline: Option<Instant>) -> Result<u64, Error> {
+    fn data(&mut self, want: u64, deadline: &Deadline) -> Result<u64, Error> {
         let avail = self.cached_available();
         if avail >= want {
             return Ok(avail);
@@ -757,7 +817,7 @@ impl Reader {
         }
     }
 
-    fn read_until(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> Result<usize, Error> {
+    fn read_until(&mut self, buf: &mut [u8], deadline: &Deadline) -> Result<usize, Error> {
         self.ep.check()?;
         if buf.is_empty() {
             return Ok(0);
@@ -778,7 +838,7 @@ impl Reader {
     /// was read), [`Error::PeerDied`] once the dead writer's data is drained,
     /// [`Error::Corrupted`].
     pub fn read_into(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        self.read_until(buf, None)
+        self.read_until(buf, &Deadline::never())
     }
 
     /// Like [`read_into`](Reader::read_into), waiting at most `timeout`.
@@ -786,7 +846,7 @@ impl Reader {
     /// # Errors
     /// [`Error::Timeout`] if nothing arrived in time (nothing was consumed).
     pub fn read_into_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, Error> {
-        self.read_until(buf, deadline_after(timeout))
+        self.read_until(buf, &Deadline::after(timeout))
     }
 
     /// Fills all of `buf`, waiting as long as needed.
@@ -795,7 +855,7 @@ impl Reader {
     /// As for [`read_into`](Reader::read_into); at the end of the stream the
     /// bytes read so far are in `buf` and consumed.
     pub fn read_exact_into(&mut self, buf: &mut [u8]) -> Result<(), Error> {
-        self.read_exact_until(buf, None)
+        self.read_exact_until(buf, &Deadline::never())
     }
 
     /// Like [`read_exact_into`](Reader::read_exact_into), waiting at most
@@ -810,22 +870,19 @@ impl Reader {
         buf: &mut [u8],
         timeout: Duration,
     ) -> Result<(), Error> {
-        self.read_exact_until(buf, deadline_after(timeout))
+        self.read_exact_until(buf, &Deadline::after(timeout))
     }
 
-    fn read_exact_until(
-        &mut self,
-        mut buf: &mut [u8],
-        deadline: Option<Instant>,
-    ) -> Result<(), Error> {
+    fn read_exact_until(&mut self, mut buf: &mut [u8], deadline: &Deadline) -> Result<(), Error> {
         self.ep.check()?;
         while !buf.is_empty() {
             // With a deadline, a read that fits waits for all its bytes so
             // that a timeout consumes nothing. Without one, it streams: the
             // writer may be waiting for space to publish the rest.
-            let want = match deadline {
-                Some(_) => (buf.len() as u64).min(self.ep.capacity),
-                None => 1,
+            let want = if deadline.is_set() {
+                (buf.len() as u64).min(self.ep.capacity)
+            } else {
+                1
             };
             let avail = self.data(want, deadline)?;
             let n = (buf.len() as u64).min(avail) as usize;
@@ -862,7 +919,7 @@ impl Reader {
     /// [`Error::InvalidArgument`] if `min` exceeds the capacity; otherwise as
     /// for [`read_into`](Reader::read_into).
     pub fn peek_wait(&mut self, min: usize) -> Result<Peek<'_>, Error> {
-        self.peek_until(min, None)
+        self.peek_until(min, &Deadline::never())
     }
 
     /// Like [`peek_wait`](Reader::peek_wait), waiting at most `timeout`.
@@ -870,10 +927,10 @@ impl Reader {
     /// # Errors
     /// [`Error::Timeout`] if `min` bytes did not arrive in time.
     pub fn peek_wait_timeout(&mut self, min: usize, timeout: Duration) -> Result<Peek<'_>, Error> {
-        self.peek_until(min, deadline_after(timeout))
+        self.peek_until(min, &Deadline::after(timeout))
     }
 
-    fn peek_until(&mut self, min: usize, deadline: Option<Instant>) -> Result<Peek<'_>, Error> {
+    fn peek_until(&mut self, min: usize, deadline: &Deadline) -> Result<Peek<'_>, Error> {
         self.ep.check()?;
         if min as u64 > self.ep.capacity {
             return Err(Error::InvalidArgument("peek larger than the ring"));
@@ -929,8 +986,8 @@ impl io::Read for Reader {
     /// Reads what is available (waiting for at least one byte); `Ok(0)` at
     /// the end of the stream.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let deadline = self.ep.io_timeout.and_then(deadline_after);
-        match self.read_until(buf, deadline) {
+        let deadline = Deadline::from(self.ep.io_timeout);
+        match self.read_until(buf, &deadline) {
             Ok(n) => Ok(n),
             Err(Error::Closed) => Ok(0),
             Err(e) => Err(e.into()),

@@ -19,6 +19,8 @@ pub struct RtCaller {
     reader: Reader,
     limits: Limits,
     sequence: u32,
+    /// Calls that timed out and whose replies may still come.
+    late: u32,
     audio: Option<AudioBuffers>,
 }
 
@@ -29,6 +31,7 @@ impl RtCaller {
             reader,
             limits,
             sequence: 0,
+            late: 0,
             audio: None,
         }
     }
@@ -69,14 +72,24 @@ impl RtCaller {
         Req: Message + ?Sized,
         S: for<'de> DeserializeSeed<'de, Value = V>,
     {
-        let deadline = Instant::now() + timeout;
         self.sequence = self.sequence.wrapping_add(1).max(1);
         send(&mut self.writer, request, self.sequence, Flags::REQUEST)?;
+        // Only after a timeout can a reply be late; until then the clock is
+        // not read (the wait itself reads it only if it has to sleep).
+        let deadline = (self.late > 0).then(|| Instant::now() + timeout);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let header = recv_header(&mut self.reader, &self.limits, Some(left))?;
+            let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
+            let header = match recv_header(&mut self.reader, &self.limits, Some(left)) {
+                Ok(h) => h,
+                Err(ipc_msgpack::Error::Channel(ipc_channel_shm::Error::Timeout)) => {
+                    self.late = self.late.saturating_add(1);
+                    return Err(LinkError::Timeout);
+                }
+                Err(e) => return Err(e.into()),
+            };
             if header.correlation != self.sequence {
                 // The answer to an earlier call that timed out.
+                self.late = self.late.saturating_sub(1);
                 skip(&mut self.reader, &header)?;
                 continue;
             }

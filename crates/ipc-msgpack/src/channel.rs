@@ -23,7 +23,7 @@ pub fn send<M: Message + ?Sized>(
     correlation: u32,
     flags: Flags,
 ) -> Result<(), Error> {
-    crate::encode::write_message(writer, msg, correlation, flags)?;
+    crate::encode::write_to_channel(writer, msg, correlation, flags)?;
     writer.commit()?;
     Ok(())
 }

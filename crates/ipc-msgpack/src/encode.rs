@@ -54,6 +54,109 @@ fn serialize<T: Serialize + ?Sized, W: io::Write>(
     value.serialize(&mut rmp_serde::Serializer::new(out))
 }
 
+/// An `io::Write` into ring space reserved in place (one or two slices):
+/// serialising through it is the one copy from the value into the ring. It
+/// refuses to go past the reservation (`WriteZero`).
+struct InPlace<'a> {
+    first: &'a mut [u8],
+    second: &'a mut [u8],
+    pos: usize,
+}
+
+impl InPlace<'_> {
+    /// Copies `bytes` to offset `at` of the reservation, across the wrap;
+    /// false (nothing copied) if they do not fit.
+    fn put(&mut self, mut at: usize, mut bytes: &[u8]) -> bool {
+        let head = self.first.len();
+        if at + bytes.len() > head + self.second.len() {
+            return false;
+        }
+        if at < head {
+            let n = bytes.len().min(head - at);
+            self.first[at..at + n].copy_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            at += n;
+        }
+        if !bytes.is_empty() {
+            let at = at - head;
+            self.second[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+        true
+    }
+}
+
+impl io::Write for InPlace<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.put(self.pos, buf) {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "message larger than the free space",
+            ));
+        }
+        self.pos += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Smallest free space worth trying the one-pass encoding in.
+const ONE_PASS_MIN: usize = 64;
+
+/// Writes `msg` into a channel. When the ring has room, in one pass, in
+/// place: the payload is serialised straight into the reserved free space
+/// after room for the envelope, whose length is then filled in (the reader
+/// sees nothing before the commit). A message larger than the free space
+/// takes the two-pass path (count, then write, streaming through the ring).
+pub(crate) fn write_to_channel<M: Message + ?Sized>(
+    writer: &mut ipc_channel_shm::Writer,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+) -> Result<(), Error> {
+    if writer.free_space()? >= ONE_PASS_MIN + crate::HEADER_LEN {
+        let mut reservation = writer.reserve(0)?;
+        let (first, second) = reservation.as_mut_slices();
+        let mut place = InPlace {
+            first,
+            second,
+            pos: crate::HEADER_LEN,
+        };
+        match serialize(&mut place, msg) {
+            Ok(()) => {
+                let len =
+                    u32::try_from(place.pos - crate::HEADER_LEN).map_err(|_| Error::Encode {
+                        id: M::ID,
+                        reason: "payload larger than 4 GiB".into(),
+                    })?;
+                let header = Header {
+                    id: M::ID,
+                    correlation,
+                    flags,
+                    len,
+                };
+                place.put(0, &header.to_bytes());
+                let written = place.pos;
+                reservation.advance(written);
+                return Ok(());
+            }
+            Err(rmp_serde::encode::Error::InvalidValueWrite(
+                rmp::encode::ValueWriteError::InvalidMarkerWrite(e)
+                | rmp::encode::ValueWriteError::InvalidDataWrite(e),
+            )) if e.kind() == io::ErrorKind::WriteZero => {} // too large: two passes
+            Err(e) => {
+                return Err(Error::Encode {
+                    id: M::ID,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    write_message(writer, msg, correlation, flags).map(drop)
+}
+
 /// The MessagePack size of `value` in bytes.
 pub(crate) fn payload_len<T: Serialize + ?Sized>(value: &T, id: u32) -> Result<u32, Error> {
     let mut counter = Counter(0);
