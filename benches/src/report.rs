@@ -1,0 +1,350 @@
+//! What a benchmark measured, and the two ways of printing it: an aligned
+//! table for people and one JSON object per line for scripts.
+
+use std::fmt::Write as _;
+
+/// Percentiles of per-iteration round-trip times, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Slowest iteration.
+    pub max: u64,
+    /// Number of measured iterations (warm-up excluded).
+    pub iters: u64,
+}
+
+impl LatencySummary {
+    /// Summarises `samples` (sorting them in place); `None` if empty.
+    /// Percentiles use the nearest-rank method: p99 of 100 samples is the
+    /// 99th smallest.
+    pub fn from_samples(samples: &mut [u64]) -> Option<LatencySummary> {
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_unstable();
+        Some(LatencySummary {
+            p50: nearest_rank(samples, 0.50),
+            p99: nearest_rank(samples, 0.99),
+            p999: nearest_rank(samples, 0.999),
+            max: samples[samples.len() - 1],
+            iters: samples.len() as u64,
+        })
+    }
+}
+
+fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    let n = sorted.len();
+    let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+    sorted[rank - 1]
+}
+
+/// The result of one benchmark.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Measurement {
+    /// Round-trip times.
+    Latency(LatencySummary),
+    /// `bytes` moved in `seconds`.
+    Throughput {
+        /// Bytes transferred while the clock ran.
+        bytes: u64,
+        /// Wall-clock time, in seconds.
+        seconds: f64,
+    },
+    /// `messages` delivered in `seconds`.
+    Rate {
+        /// Messages delivered while the clock ran.
+        messages: u64,
+        /// Wall-clock time, in seconds.
+        seconds: f64,
+    },
+}
+
+impl Measurement {
+    /// Throughput in GB/s (10^9 bytes per second); `None` for a latency.
+    pub fn gb_per_s(&self) -> Option<f64> {
+        match *self {
+            Measurement::Throughput { bytes, seconds } if seconds > 0.0 => {
+                Some(bytes as f64 / seconds / 1e9)
+            }
+            _ => None,
+        }
+    }
+
+    /// Messages per second; `None` unless this is a rate.
+    pub fn msg_per_s(&self) -> Option<f64> {
+        match *self {
+            Measurement::Rate { messages, seconds } if seconds > 0.0 => {
+                Some(messages as f64 / seconds)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How `of` compares with `baseline`: the ratio of the medians for
+/// latencies (below 1 is faster than the baseline), the ratio of the rates
+/// for throughputs (above 1 is faster). `None` when the kinds differ.
+pub fn ratio(of: &Measurement, baseline: &Measurement) -> Option<f64> {
+    match (of, baseline) {
+        (Measurement::Latency(a), Measurement::Latency(b)) if b.p50 > 0 => {
+            Some(a.p50 as f64 / b.p50 as f64)
+        }
+        (Measurement::Throughput { .. }, Measurement::Throughput { .. }) => {
+            Some(of.gb_per_s()? / baseline.gb_per_s().filter(|&v| v > 0.0)?)
+        }
+        (Measurement::Rate { .. }, Measurement::Rate { .. }) => {
+            Some(of.msg_per_s()? / baseline.msg_per_s().filter(|&v| v > 0.0)?)
+        }
+        _ => None,
+    }
+}
+
+/// A named result, with a free-form note for people (not part of the JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The benchmark's registered name.
+    pub name: &'static str,
+    /// What it measured.
+    pub measurement: Measurement,
+    /// Context for the human table (configuration, counters).
+    pub note: String,
+}
+
+/// One JSON object, without a trailing newline:
+/// `{"name":..,"unit":"ns","p50":..,"p99":..,"p999":..,"max":..,"iters":..}` for a
+/// latency, `{"name":..,"unit":"GB/s","value":..}` for a throughput.
+pub fn json_line(outcome: &Outcome) -> String {
+    let name = json_string(outcome.name);
+    match outcome.measurement {
+        Measurement::Latency(s) => format!(
+            r#"{{"name":{name},"unit":"ns","p50":{},"p99":{},"p999":{},"max":{},"iters":{}}}"#,
+            s.p50, s.p99, s.p999, s.max, s.iters
+        ),
+        Measurement::Throughput { .. } => {
+            let value = match outcome.measurement.gb_per_s() {
+                Some(v) if v.is_finite() => format!("{v:.3}"),
+                _ => "null".to_owned(),
+            };
+            format!(r#"{{"name":{name},"unit":"GB/s","value":{value}}}"#)
+        }
+        Measurement::Rate { .. } => {
+            let value = match outcome.measurement.msg_per_s() {
+                Some(v) if v.is_finite() => format!("{v:.0}"),
+                _ => "null".to_owned(),
+            };
+            format!(r#"{{"name":{name},"unit":"msg/s","value":{value}}}"#)
+        }
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A row of the human table: a result and, when it has one that ran in the
+/// same invocation, the baseline it is compared with.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// The result.
+    pub outcome: &'a Outcome,
+    /// Its baseline's result.
+    pub baseline: Option<&'a Outcome>,
+}
+
+/// The aligned human-readable table: latencies first, then throughputs.
+pub fn table(rows: &[Row<'_>]) -> String {
+    let mut latency = vec![cells(&[
+        "latency (round trip)",
+        "p50 ns",
+        "p99 ns",
+        "p99.9 ns",
+        "max ns",
+        "iters",
+        "ratio",
+        "vs",
+        "note",
+    ])];
+    let mut throughput = vec![cells(&["throughput", "GB/s", "ratio", "vs", "note"])];
+    let mut rate = vec![cells(&["message rate", "msg/s", "ratio", "vs", "note"])];
+    for row in rows {
+        let (ratio, vs) = match row.baseline {
+            Some(b) => (
+                ratio(&row.outcome.measurement, &b.measurement)
+                    .map_or("-".to_owned(), |r| format!("{r:.2}x")),
+                b.name.to_owned(),
+            ),
+            None => ("-".to_owned(), String::new()),
+        };
+        match row.outcome.measurement {
+            Measurement::Latency(s) => latency.push(vec![
+                row.outcome.name.to_owned(),
+                s.p50.to_string(),
+                s.p99.to_string(),
+                s.p999.to_string(),
+                s.max.to_string(),
+                s.iters.to_string(),
+                ratio,
+                vs,
+                row.outcome.note.clone(),
+            ]),
+            Measurement::Throughput { .. } => throughput.push(vec![
+                row.outcome.name.to_owned(),
+                row.outcome
+                    .measurement
+                    .gb_per_s()
+                    .map_or("-".to_owned(), |v| format!("{v:.2}")),
+                ratio,
+                vs,
+                row.outcome.note.clone(),
+            ]),
+            Measurement::Rate { .. } => rate.push(vec![
+                row.outcome.name.to_owned(),
+                row.outcome
+                    .measurement
+                    .msg_per_s()
+                    .map_or("-".to_owned(), |v| format!("{v:.0}")),
+                ratio,
+                vs,
+                row.outcome.note.clone(),
+            ]),
+        }
+    }
+    let mut out = String::new();
+    for section in [latency, throughput, rate] {
+        if section.len() > 1 {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&align(&section));
+        }
+    }
+    out
+}
+
+fn cells(texts: &[&str]) -> Vec<String> {
+    texts.iter().map(|t| (*t).to_owned()).collect()
+}
+
+/// Pads every column but the last (free text) to its widest cell: the first
+/// and the last two columns (name, baseline name, note) to the left, the
+/// numbers to the right.
+fn align(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, text) in row.iter().enumerate() {
+            let w = widths[c];
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if c + 1 == columns {
+                line.push_str(text);
+            } else if c == 0 || c + 2 == columns {
+                let _ = write!(line, "{text:<w$}");
+            } else {
+                let _ = write!(line, "{text:>w$}");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let mut samples: Vec<u64> = (1..=1000).rev().collect();
+        let s = LatencySummary::from_samples(&mut samples).expect("non-empty");
+        assert_eq!(
+            (s.p50, s.p99, s.p999, s.max, s.iters),
+            (500, 990, 999, 1000, 1000)
+        );
+        let mut one = [7];
+        let s = LatencySummary::from_samples(&mut one).expect("non-empty");
+        assert_eq!((s.p50, s.p999, s.max), (7, 7, 7));
+        assert!(LatencySummary::from_samples(&mut []).is_none());
+    }
+
+    #[test]
+    fn json_lines_have_the_documented_shape() {
+        let lat = Outcome {
+            name: "x",
+            measurement: Measurement::Latency(LatencySummary {
+                p50: 1,
+                p99: 2,
+                p999: 3,
+                max: 4,
+                iters: 5,
+            }),
+            note: "ignored".into(),
+        };
+        assert_eq!(
+            json_line(&lat),
+            r#"{"name":"x","unit":"ns","p50":1,"p99":2,"p999":3,"max":4,"iters":5}"#
+        );
+        let tp = Outcome {
+            name: "y\"",
+            measurement: Measurement::Throughput {
+                bytes: 2_000_000_000,
+                seconds: 0.5,
+            },
+            note: String::new(),
+        };
+        assert_eq!(
+            json_line(&tp),
+            r#"{"name":"y\"","unit":"GB/s","value":4.000}"#
+        );
+    }
+
+    #[test]
+    fn ratios_compare_medians_and_rates() {
+        let l = |p50| {
+            Measurement::Latency(LatencySummary {
+                p50,
+                p99: 0,
+                p999: 0,
+                max: 0,
+                iters: 1,
+            })
+        };
+        let t = |bytes| Measurement::Throughput {
+            bytes,
+            seconds: 1.0,
+        };
+        assert_eq!(ratio(&l(150), &l(100)), Some(1.5));
+        assert_eq!(ratio(&t(300), &t(100)), Some(3.0));
+        assert_eq!(ratio(&t(300), &l(100)), None);
+    }
+}
