@@ -69,8 +69,20 @@ fn bench<M: Message>(c: &mut Criterion, name: &str, msg: &M, ring: usize) {
 }
 
 fn msgpack_encode(c: &mut Criterion) {
-    bench(c, "small", &Small { note: 60, velocity: 0.8, frame: 48_000 }, 1 << 12);
-    let large = Large { samples: (0..1024).map(|i| i as f32 * 0.5).collect(), blob: vec![0xa5; 1 << 20] };
+    bench(
+        c,
+        "small",
+        &Small {
+            note: 60,
+            velocity: 0.8,
+            frame: 48_000,
+        },
+        1 << 12,
+    );
+    let large = Large {
+        samples: (0..1024).map(|i| i as f32 * 0.5).collect(),
+        blob: vec![0xa5; 1 << 20],
+    };
     bench(c, "large", &large, 1 << 22);
 }
 
