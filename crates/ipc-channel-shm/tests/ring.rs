@@ -328,3 +328,23 @@ fn the_bounded_spin_catches_a_quick_peer() {
     // Every blocking read ended by spinning or by sleeping, none by magic.
     assert!(rs.spin_hits + rs.waits <= rounds as u64);
 }
+
+#[test]
+fn space_consumed_without_telling_is_handed_back_before_the_reader_waits() {
+    let (_s, mut w, mut r) = pair(64);
+    let t = thread::spawn(move || {
+        w.append(&[5u8; 100]).unwrap();
+        w.commit().unwrap();
+        w
+    });
+    // Take the whole first ring-full without handing it back...
+    let p = r.peek_wait(64).unwrap();
+    assert_eq!(p.len(), 64);
+    p.consume_deferred(64);
+    // ...then wait for the rest: the writer needs that space to publish it.
+    let mut rest = [0u8; 36];
+    r.read_exact_into_timeout(&mut rest, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(rest, [5u8; 36]);
+    drop(t.join().unwrap());
+}

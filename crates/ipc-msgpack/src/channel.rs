@@ -41,10 +41,16 @@ pub fn recv_header(
     timeout: Option<Duration>,
 ) -> Result<Header, Error> {
     let mut b = [0u8; HEADER_LEN];
-    match timeout {
-        Some(t) => reader.read_exact_into_timeout(&mut b, t)?,
-        None => reader.read_exact_into(&mut b)?,
-    }
+    let peek = match timeout {
+        Some(t) => reader.peek_wait_timeout(HEADER_LEN, t)?,
+        None => reader.peek_wait(HEADER_LEN)?,
+    };
+    let (first, second) = peek.as_slices();
+    let n = first.len().min(HEADER_LEN);
+    b[..n].copy_from_slice(&first[..n]);
+    b[n..].copy_from_slice(&second[..HEADER_LEN - n]);
+    // The payload follows at once: its consume hands both back together.
+    peek.consume_deferred(HEADER_LEN);
     match Header::parse(&b, limits.max_message) {
         Err(Error::TooLarge { id, len, max }) => {
             skip_bytes(reader, len as usize)?;
