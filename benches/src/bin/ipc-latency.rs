@@ -47,7 +47,7 @@ const BENCHES: &[Bench] = &[
     Bench { name: "baseline_uds_stream", baseline: None, measure: baseline_uds_stream, peer: baseline_uds_stream_peer },
     Bench { name: "channel_stream", baseline: Some("baseline_uds_stream"), measure: channel_stream, peer: channel_stream_peer },
     Bench { name: "msgpack_pingpong", baseline: Some("channel_pingpong"), measure: msgpack_pingpong, peer: msgpack_pingpong_peer },
-    Bench { name: "rt_call", baseline: Some("baseline_futex_pingpong"), measure: rt_call, peer: rt_call_peer },
+    Bench { name: "rt_call", baseline: Some("baseline_futex_pingpong"), measure: rt_call, peer: link_peer },
     Bench { name: "rt_call_spin", baseline: Some("baseline_spin_pingpong"), measure: rt_call_spin, peer: rt_call_spin_peer },
     Bench { name: "main_link_request", baseline: Some("baseline_uds_pingpong"), measure: main_link_request, peer: link_peer },
     Bench { name: "baseline_uds_msgs", baseline: None, measure: baseline_uds_msgs, peer: baseline_uds_msgs_peer },
@@ -1330,10 +1330,6 @@ fn link_peer_with(p: &Peer, spin: Duration) -> Result<(), Failure> {
 
 fn rt_call(h: &mut Harness) -> Result<Measured, Failure> {
     rt_call_with(h, Duration::ZERO)
-}
-
-fn rt_call_peer(p: &Peer) -> Result<(), Failure> {
-    link_peer_with(p, Duration::ZERO)
 }
 
 fn rt_call_spin(h: &mut Harness) -> Result<Measured, Failure> {

@@ -1,7 +1,8 @@
 //! Encoding: the envelope, then the MessagePack payload written straight into
-//! the destination. The payload length goes into the envelope, so the value
-//! is first serialised into a byte counter (no memory written), then into the
-//! destination: one copy from the native value to the ring, no buffer.
+//! the destination: one copy from the native value to the ring, no buffer.
+//! Into a channel with room, in one pass (the envelope is written after the
+//! payload, before the commit); otherwise the value is first serialised into a
+//! byte counter (no memory written) to learn the length, then written.
 
 use crate::envelope::{Flags, Header};
 use crate::{Error, Message};
