@@ -33,6 +33,9 @@ const SPIN_BATCH: u32 = 64;
 struct Endpoint {
     shared: Arc<Shared>,
     channel: usize,
+    /// The channel's control block inside `shared`'s mapping (looked up
+    /// once: every operation touches it).
+    header: *const ChannelHeader,
     data: *mut u8,
     capacity: u64,
     spin: Duration,
@@ -48,8 +51,8 @@ struct Endpoint {
     peer_dead: bool,
 }
 
-// SAFETY: the raw data pointer points into `shared`, which is Send + Sync;
-// the endpoint is used by one thread at a time (`&mut self`).
+// SAFETY: the raw header and data pointers point into `shared`, which is
+// Send + Sync; the endpoint is used by one thread at a time (`&mut self`).
 unsafe impl Send for Endpoint {}
 
 impl Endpoint {
@@ -62,9 +65,11 @@ impl Endpoint {
                 .base()
                 .add(g.offset + core::mem::size_of::<ChannelHeader>())
         };
+        let header: *const ChannelHeader = shared.header(channel);
         Endpoint {
             shared,
             channel,
+            header,
             data,
             capacity: g.capacity as u64,
             spin: Duration::ZERO,
@@ -79,7 +84,9 @@ impl Endpoint {
 
     #[inline]
     fn header(&self) -> &ChannelHeader {
-        self.shared.header(self.channel)
+        // SAFETY: `header` points into the mapping that `self.shared` keeps
+        // alive as long as `self`; its fields are atomics and padding.
+        unsafe { &*self.header }
     }
 
     #[inline]
@@ -395,6 +402,7 @@ impl Side for Writer {
         &mut self.ep
     }
 
+    #[inline]
     fn poll(&mut self, want: u64) -> Result<Option<u64>, Error> {
         let h = self.ep.header();
         if h.reader_state.load(Ordering::Acquire) & STATE_CLOSED != 0 {
@@ -551,6 +559,7 @@ impl Writer {
     /// # Errors
     /// [`Error::InvalidArgument`] if `min` exceeds the capacity; otherwise as
     /// for [`append`](Writer::append).
+    #[inline]
     pub fn reserve(&mut self, min: usize) -> Result<Reservation<'_>, Error> {
         self.reserve_until(min, &Deadline::never())
     }
@@ -567,6 +576,7 @@ impl Writer {
         self.reserve_until(min, &Deadline::after(timeout))
     }
 
+    #[inline]
     fn reserve_until(&mut self, min: usize, deadline: &Deadline) -> Result<Reservation<'_>, Error> {
         self.ep.check()?;
         if min as u64 > self.ep.capacity {
@@ -589,6 +599,7 @@ impl Writer {
     ///
     /// # Errors
     /// [`Error::Closed`] if the reader has gone, [`Error::Corrupted`].
+    #[inline]
     pub fn free_space(&mut self) -> Result<usize, Error> {
         self.ep.check()?;
         let cached = self.cached_free();
@@ -599,6 +610,7 @@ impl Writer {
     }
 
     /// Ring capacity in bytes.
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.ep.capacity as usize
     }
@@ -675,17 +687,20 @@ impl fmt::Debug for Reservation<'_> {
 
 impl Reservation<'_> {
     /// Total bytes reserved.
+    #[inline]
     pub fn len(&self) -> usize {
         self.runs[0].1 + self.runs[1].1
     }
 
     /// Whether nothing is reserved.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The reserved space: the first slice, then the part after the wrap
     /// (empty when the space does not wrap). The contents are unspecified.
+    #[inline]
     pub fn as_mut_slices(&mut self) -> (&mut [u8], &mut [u8]) {
         // SAFETY: both runs lie in the ring's free space, which the reader does
         // not touch until the writer publishes it, and they do not overlap. A
@@ -704,6 +719,7 @@ impl Reservation<'_> {
     ///
     /// # Panics
     /// If `n > self.len()`.
+    #[inline]
     pub fn advance(self, n: usize) {
         assert!(n <= self.len(), "advance past the reservation");
         self.writer.write_local = self.writer.write_local.wrapping_add(n as u64);
@@ -746,6 +762,7 @@ impl Side for Reader {
         &mut self.ep
     }
 
+    #[inline]
     fn poll(&mut self, want: u64) -> Result<Option<u64>, Error> {
         let avail = self.load_available()?;
         if avail >= want.max(1) {
@@ -959,6 +976,7 @@ impl Reader {
     ///
     /// # Errors
     /// [`Error::Timeout`] if `min` bytes did not arrive in time.
+    #[inline]
     pub fn peek_wait_timeout(&mut self, min: usize, timeout: Duration) -> Result<Peek<'_>, Error> {
         self.peek_until(min, &Deadline::after(timeout))
     }
@@ -980,6 +998,7 @@ impl Reader {
     }
 
     /// Ring capacity in bytes.
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.ep.capacity as usize
     }
@@ -1044,11 +1063,13 @@ impl fmt::Debug for Peek<'_> {
 
 impl Peek<'_> {
     /// Total bytes readable.
+    #[inline]
     pub fn len(&self) -> usize {
         self.runs[0].1 + self.runs[1].1
     }
 
     /// Whether nothing is readable.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -1056,6 +1077,7 @@ impl Peek<'_> {
     /// The readable bytes: the first slice, then the part after the wrap.
     ///
     /// The bytes come from the peer: treat them as untrusted input.
+    #[inline]
     pub fn as_slices(&self) -> (&[u8], &[u8]) {
         // SAFETY: both runs are committed data the writer no longer touches
         // until the reader releases it; plain `u8` is valid for any value a
@@ -1085,6 +1107,7 @@ impl Peek<'_> {
     ///
     /// # Panics
     /// If `n > self.len()`.
+    #[inline]
     pub fn consume_deferred(self, n: usize) {
         assert!(n <= self.len(), "consume past the peeked bytes");
         self.reader.read_local = self.reader.read_local.wrapping_add(n as u64);

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 /// # Errors
 /// [`Error::Encode`] if the value cannot be serialised (nothing was written),
 /// [`Error::Channel`] if the channel fails.
+#[inline]
 pub fn send<M: Message + ?Sized>(
     writer: &mut Writer,
     msg: &M,
@@ -35,20 +36,26 @@ pub fn send<M: Message + ?Sized>(
 /// # Errors
 /// [`Error::Channel`] (including `Timeout` and `Closed`), [`Error::Framing`],
 /// or [`Error::TooLarge`] after skipping the oversized payload.
+#[inline]
 pub fn recv_header(
     reader: &mut Reader,
     limits: &Limits,
     timeout: Option<Duration>,
 ) -> Result<Header, Error> {
-    let mut b = [0u8; HEADER_LEN];
     let peek = match timeout {
         Some(t) => reader.peek_wait_timeout(HEADER_LEN, t)?,
         None => reader.peek_wait(HEADER_LEN)?,
     };
     let (first, second) = peek.as_slices();
-    let n = first.len().min(HEADER_LEN);
-    b[..n].copy_from_slice(&first[..n]);
-    b[n..].copy_from_slice(&second[..HEADER_LEN - n]);
+    let b: [u8; HEADER_LEN] = match first.get(..HEADER_LEN) {
+        Some(whole) => whole.try_into().expect("16 bytes"),
+        None => {
+            let mut b = [0u8; HEADER_LEN];
+            b[..first.len()].copy_from_slice(first);
+            b[first.len()..].copy_from_slice(&second[..HEADER_LEN - first.len()]);
+            b
+        }
+    };
     // The payload follows at once: its consume hands both back together.
     peek.consume_deferred(HEADER_LEN);
     match Header::parse(&b, limits.max_message) {
@@ -66,6 +73,7 @@ pub fn recv_header(
 ///
 /// # Errors
 /// [`Error::Malformed`] naming the message ID, or [`Error::Channel`].
+#[inline]
 pub fn recv_payload<T: DeserializeOwned>(
     reader: &mut Reader,
     header: &Header,
@@ -79,6 +87,7 @@ pub fn recv_payload<T: DeserializeOwned>(
 ///
 /// # Errors
 /// As for [`recv_payload`].
+#[inline]
 pub fn recv_payload_seed<S, V>(
     reader: &mut Reader,
     header: &Header,
@@ -123,6 +132,7 @@ where
 ///
 /// # Errors
 /// [`Error::Channel`].
+#[inline]
 pub fn skip(reader: &mut Reader, header: &Header) -> Result<(), Error> {
     skip_bytes(reader, header.len as usize)
 }

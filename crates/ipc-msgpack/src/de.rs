@@ -29,10 +29,12 @@ pub(crate) enum DeError {
 }
 
 impl DeError {
+    #[inline]
     pub(crate) fn io(e: io::Error) -> DeError {
         DeError::Io(e)
     }
 
+    #[inline]
     pub(crate) fn truncated(needed: usize, left: usize) -> DeError {
         DeError::Truncated { needed, left }
     }
@@ -70,6 +72,7 @@ pub(crate) struct Deserializer<'a, S> {
 }
 
 impl<'a, 'de, S: Source<'de>> Deserializer<'a, S> {
+    #[inline]
     pub(crate) fn new(src: &'a mut S, max_depth: u32) -> Self {
         Deserializer {
             src,
@@ -77,25 +80,30 @@ impl<'a, 'de, S: Source<'de>> Deserializer<'a, S> {
         }
     }
 
+    #[inline]
     fn be<const N: usize>(&mut self) -> Result<[u8; N]> {
         let mut b = [0u8; N];
         self.src.read_exact(&mut b)?;
         Ok(b)
     }
 
+    #[inline]
     fn len8(&mut self) -> Result<usize> {
         Ok(usize::from(self.src.read_u8()?))
     }
 
+    #[inline]
     fn len16(&mut self) -> Result<usize> {
         Ok(usize::from(u16::from_be_bytes(self.be()?)))
     }
 
+    #[inline]
     fn len32(&mut self) -> Result<usize> {
         usize::try_from(u32::from_be_bytes(self.be()?))
             .map_err(|_| DeError::Invalid("length does not fit".into()))
     }
 
+    #[inline]
     fn nest<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         if self.depth_left == 0 {
             return Err(DeError::Invalid("nesting deeper than the limit".into()));

@@ -13,11 +13,13 @@ use std::io;
 struct Counter(u64);
 
 impl io::Write for Counter {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0 += buf.len() as u64;
         Ok(buf.len())
     }
 
+    #[inline]
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -31,6 +33,7 @@ struct Bounded<'a, W> {
 }
 
 impl<W: io::Write> io::Write for Bounded<'_, W> {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.len() as u64 > self.left {
             return Err(io::Error::new(
@@ -43,11 +46,13 @@ impl<W: io::Write> io::Write for Bounded<'_, W> {
         Ok(buf.len())
     }
 
+    #[inline]
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
+#[inline]
 fn serialize<T: Serialize + ?Sized, W: io::Write>(
     out: W,
     value: &T,
@@ -67,6 +72,7 @@ struct InPlace<'a> {
 impl InPlace<'_> {
     /// Copies `bytes` to offset `at` of the reservation, across the wrap;
     /// false (nothing copied) if they do not fit.
+    #[inline]
     fn put(&mut self, mut at: usize, mut bytes: &[u8]) -> bool {
         let head = self.first.len();
         if at + bytes.len() > head + self.second.len() {
@@ -86,8 +92,10 @@ impl InPlace<'_> {
     }
 }
 
-impl io::Write for InPlace<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+impl InPlace<'_> {
+    #[cold]
+    #[inline(never)]
+    fn write_slow(&mut self, buf: &[u8]) -> io::Result<()> {
         if !self.put(self.pos, buf) {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
@@ -95,9 +103,30 @@ impl io::Write for InPlace<'_> {
             ));
         }
         self.pos += buf.len();
-        Ok(buf.len())
+        Ok(())
+    }
+}
+
+impl io::Write for InPlace<'_> {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf).map(|()| buf.len())
     }
 
+    /// The encoder's only entry: marker and data bytes arrive in pieces of
+    /// known size, which this copies without a call once inlined.
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        // Most writes land before the wrap: one bounds check and a copy.
+        if let Some(dst) = self.first.get_mut(self.pos..self.pos + buf.len()) {
+            dst.copy_from_slice(buf);
+            self.pos += buf.len();
+            return Ok(());
+        }
+        self.write_slow(buf)
+    }
+
+    #[inline]
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -111,6 +140,7 @@ const ONE_PASS_MIN: usize = 64;
 /// after room for the envelope, whose length is then filled in (the reader
 /// sees nothing before the commit). A message larger than the free space
 /// takes the two-pass path (count, then write, streaming through the ring).
+#[inline]
 pub(crate) fn write_to_channel<M: Message + ?Sized>(
     writer: &mut ipc_channel_shm::Writer,
     msg: &M,
@@ -138,7 +168,11 @@ pub(crate) fn write_to_channel<M: Message + ?Sized>(
                     flags,
                     len,
                 };
-                place.put(0, &header.to_bytes());
+                let bytes = header.to_bytes();
+                match place.first.get_mut(..crate::HEADER_LEN) {
+                    Some(dst) => dst.copy_from_slice(&bytes),
+                    None => drop(place.put(0, &bytes)),
+                }
                 let written = place.pos;
                 reservation.advance(written);
                 return Ok(());

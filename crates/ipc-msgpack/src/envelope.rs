@@ -27,11 +27,13 @@ impl Flags {
     const KNOWN: u8 = 1 | 2 | 4;
 
     /// The raw bits.
+    #[inline]
     pub const fn bits(self) -> u8 {
         self.0
     }
 
     /// Flags from raw bits, or `None` if an unknown bit is set.
+    #[inline]
     pub const fn from_bits(bits: u8) -> Option<Flags> {
         if bits & !Self::KNOWN == 0 {
             Some(Flags(bits))
@@ -41,6 +43,7 @@ impl Flags {
     }
 
     /// Whether every bit of `other` is set.
+    #[inline]
     pub const fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
     }
@@ -48,6 +51,7 @@ impl Flags {
 
 impl core::ops::BitOr for Flags {
     type Output = Flags;
+    #[inline]
     fn bitor(self, rhs: Flags) -> Flags {
         Flags(self.0 | rhs.0)
     }
@@ -68,6 +72,7 @@ pub struct Header {
 
 impl Header {
     /// A header for a plain message with `len` bytes of payload.
+    #[inline]
     pub fn new(id: u32, len: u32) -> Header {
         Header {
             id,
@@ -78,6 +83,7 @@ impl Header {
     }
 
     /// The 16 bytes on the wire.
+    #[inline]
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[0] = MAGIC;
@@ -96,6 +102,7 @@ impl Header {
     /// [`Error::Framing`] if the bytes are not an envelope (the stream can no
     /// longer be followed); [`Error::TooLarge`] if the payload exceeds
     /// `max_len` (the envelope itself is sound: the payload can be skipped).
+    #[inline]
     pub fn parse(b: &[u8; HEADER_LEN], max_len: u32) -> Result<Header, Error> {
         if b[0] != MAGIC {
             return Err(Error::Framing("bad envelope magic"));

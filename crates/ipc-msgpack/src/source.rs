@@ -22,6 +22,7 @@ pub(crate) trait Source<'de> {
     /// Consumes `len` bytes without looking at them.
     fn skip(&mut self, len: usize) -> Result<(), DeError>;
 
+    #[inline]
     fn read_u8(&mut self) -> Result<u8, DeError> {
         let mut b = [0u8; 1];
         self.read_exact(&mut b)?;
@@ -30,6 +31,7 @@ pub(crate) trait Source<'de> {
 
     /// Checks that `len` more bytes exist before anything is allocated or
     /// looped over on behalf of a claimed length.
+    #[inline]
     fn ensure(&self, len: usize) -> Result<(), DeError> {
         if len > self.remaining() {
             Err(DeError::truncated(len, self.remaining()))
@@ -45,20 +47,24 @@ pub(crate) struct SliceSource<'de> {
 }
 
 impl<'de> SliceSource<'de> {
+    #[inline]
     pub(crate) fn new(data: &'de [u8]) -> Self {
         SliceSource { data }
     }
 }
 
 impl<'de> Source<'de> for SliceSource<'de> {
+    #[inline]
     fn remaining(&self) -> usize {
         self.data.len()
     }
 
+    #[inline]
     fn peek_u8(&mut self) -> Result<u8, DeError> {
         self.data.first().copied().ok_or(DeError::truncated(1, 0))
     }
 
+    #[inline]
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), DeError> {
         self.ensure(buf.len())?;
         let (head, tail) = self.data.split_at(buf.len());
@@ -67,6 +73,7 @@ impl<'de> Source<'de> for SliceSource<'de> {
         Ok(())
     }
 
+    #[inline]
     fn borrow(&mut self, len: usize) -> Option<&'de [u8]> {
         if len > self.data.len() {
             return None;
@@ -76,6 +83,7 @@ impl<'de> Source<'de> for SliceSource<'de> {
         Some(head)
     }
 
+    #[inline]
     fn skip(&mut self, len: usize) -> Result<(), DeError> {
         self.ensure(len)?;
         self.data = &self.data[len..];
@@ -90,10 +98,12 @@ pub(crate) struct SplitSource<'de> {
 }
 
 impl<'de> SplitSource<'de> {
+    #[inline]
     pub(crate) fn new(first: &'de [u8], second: &'de [u8]) -> Self {
         SplitSource { first, second }
     }
 
+    #[inline]
     fn settle(&mut self) {
         if self.first.is_empty() {
             self.first = std::mem::take(&mut self.second);
@@ -102,15 +112,18 @@ impl<'de> SplitSource<'de> {
 }
 
 impl<'de> Source<'de> for SplitSource<'de> {
+    #[inline]
     fn remaining(&self) -> usize {
         self.first.len() + self.second.len()
     }
 
+    #[inline]
     fn peek_u8(&mut self) -> Result<u8, DeError> {
         self.settle();
         self.first.first().copied().ok_or(DeError::truncated(1, 0))
     }
 
+    #[inline]
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), DeError> {
         self.ensure(buf.len())?;
         let n = buf.len().min(self.first.len());
@@ -123,6 +136,7 @@ impl<'de> Source<'de> for SplitSource<'de> {
         Ok(())
     }
 
+    #[inline]
     fn borrow(&mut self, len: usize) -> Option<&'de [u8]> {
         self.settle();
         if len > self.first.len() {
@@ -134,6 +148,7 @@ impl<'de> Source<'de> for SplitSource<'de> {
         Some(head)
     }
 
+    #[inline]
     fn skip(&mut self, len: usize) -> Result<(), DeError> {
         self.ensure(len)?;
         let n = len.min(self.first.len());
@@ -152,6 +167,7 @@ pub(crate) struct ReadSource<R> {
 }
 
 impl<R: io::Read> ReadSource<R> {
+    #[inline]
     pub(crate) fn new(inner: R, len: usize) -> Self {
         ReadSource {
             inner,
@@ -175,10 +191,12 @@ impl<R: io::Read> ReadSource<R> {
 }
 
 impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
+    #[inline]
     fn remaining(&self) -> usize {
         self.remaining + usize::from(self.peeked.is_some())
     }
 
+    #[inline]
     fn peek_u8(&mut self) -> Result<u8, DeError> {
         if let Some(b) = self.peeked {
             return Ok(b);
@@ -191,6 +209,7 @@ impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
         Ok(b[0])
     }
 
+    #[inline]
     fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<(), DeError> {
         self.ensure(buf.len())?;
         if buf.is_empty() {
@@ -205,10 +224,12 @@ impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
         Ok(())
     }
 
+    #[inline]
     fn borrow(&mut self, _len: usize) -> Option<&'de [u8]> {
         None
     }
 
+    #[inline]
     fn skip(&mut self, mut len: usize) -> Result<(), DeError> {
         self.ensure(len)?;
         if len > 0 && self.peeked.take().is_some() {

@@ -342,3 +342,58 @@ fn limits_apply_to_payloads_in_memory() {
     ));
     assert!(out.is_empty());
 }
+
+/// Encoding in place into a channel gives the same bytes as `to_vec` wherever
+/// the message starts in the ring: envelope or payload cut by the wrap, and
+/// messages larger than the free space (encoded in two passes).
+#[test]
+fn messages_encode_in_place_at_every_ring_offset() {
+    use ipc_channel_shm::Segment;
+    use ipc_msgpack::{recv_header, recv_payload, send};
+    const RING: usize = 256;
+    let (numbers, text, ..) = samples();
+    let limits = Limits::default();
+    let segment = Segment::in_process(&[RING]).unwrap();
+    let (mut w, mut r) = (segment.writer(0).unwrap(), segment.reader(0).unwrap());
+    let expected_numbers = to_vec(&numbers, 9, Flags::REQUEST).unwrap();
+    let expected_text = to_vec(&text, 10, Flags::REPLY).unwrap();
+    for offset in 0..RING {
+        // Move the ring's positions to `offset` past a multiple of RING.
+        let pad = (offset + RING - w.stats().bytes as usize % RING) % RING;
+        if pad > 0 {
+            w.append(&vec![0; pad]).unwrap();
+            w.commit().unwrap();
+            let peek = r.peek_wait(pad).unwrap();
+            peek.consume(pad);
+        }
+        for (expected, correlation) in [(&expected_numbers, 9), (&expected_text, 10)] {
+            if correlation == 9 {
+                send(&mut w, &numbers, 9, Flags::REQUEST).unwrap();
+            } else {
+                send(&mut w, &text, 10, Flags::REPLY).unwrap();
+            }
+            let mut bytes = vec![0; expected.len()];
+            r.read_exact_into(&mut bytes).unwrap();
+            assert_eq!(&bytes, expected, "message at ring offset {offset}");
+        }
+        // And the decoding side at the same offset.
+        send(&mut w, &numbers, 9, Flags::REQUEST).unwrap();
+        let header = recv_header(&mut r, &limits, None).unwrap();
+        assert_eq!((header.id, header.correlation), (Numbers::ID, 9));
+        let back: Numbers = recv_payload(&mut r, &header, &limits).unwrap();
+        assert_eq!(back, numbers, "decoded at ring offset {offset}");
+    }
+    // A message larger than the free space: streams through the ring in two
+    // passes while a reader thread drains it.
+    let big = Blob {
+        data: (0..4096u32).map(|i| i as u8).collect(),
+    };
+    let expected = to_vec(&big, 3, Flags::NONE).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut bytes = vec![0; expected.len()];
+        r.read_exact_into(&mut bytes).unwrap();
+        assert_eq!(bytes, expected);
+    });
+    send(&mut w, &big, 3, Flags::NONE).unwrap();
+    reader.join().unwrap();
+}
