@@ -86,6 +86,43 @@ impl Measurement {
     }
 }
 
+impl Measurement {
+    /// The figure rounds are ranked by: the median for a latency, the rate
+    /// for a throughput or a message rate.
+    pub fn primary(&self) -> Option<f64> {
+        match self {
+            Measurement::Latency(s) => Some(s.p50 as f64),
+            Measurement::Throughput { .. } => self.gb_per_s(),
+            Measurement::Rate { .. } => self.msg_per_s(),
+        }
+    }
+}
+
+/// The median of `values` (the mean of the two middle ones for an even
+/// count); `None` if empty.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+/// Which of several rounds of one benchmark to show: the one with the
+/// median primary figure (the lower middle for an even count).
+pub fn representative(rounds: &[&Outcome]) -> Option<usize> {
+    let mut ranked: Vec<(usize, f64)> = rounds
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (i, o.measurement.primary().unwrap_or(f64::NAN)))
+        .collect();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    ranked.get(ranked.len().checked_sub(1)? / 2).map(|&(i, _)| i)
+}
+
 /// How `of` compares with `baseline`: the ratio of the medians for
 /// latencies (below 1 is faster than the baseline), the ratio of the rates
 /// for throughputs (above 1 is faster). `None` when the kinds differ.
@@ -119,7 +156,16 @@ pub struct Outcome {
 /// `{"name":..,"unit":"ns","p50":..,"p99":..,"p999":..,"max":..,"iters":..}` for a
 /// latency, `{"name":..,"unit":"GB/s","value":..}` for a throughput.
 pub fn json_line(outcome: &Outcome) -> String {
-    let name = json_string(outcome.name);
+    json_line_of_round(outcome, None)
+}
+
+/// Like [`json_line`], with `"round":N` after the name when given (runs of
+/// several rounds print every round).
+pub fn json_line_of_round(outcome: &Outcome, round: Option<usize>) -> String {
+    let mut name = json_string(outcome.name);
+    if let Some(round) = round {
+        let _ = write!(name, r#","round":{round}"#);
+    }
     match outcome.measurement {
         Measurement::Latency(s) => format!(
             r#"{{"name":{name},"unit":"ns","p50":{},"p99":{},"p999":{},"max":{},"iters":{}}}"#,
@@ -159,14 +205,16 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// A row of the human table: a result and, when it has one that ran in the
-/// same invocation, the baseline it is compared with.
-#[derive(Debug, Clone, Copy)]
+/// A row of the human table: a result and, when its baseline ran in the
+/// same invocation, how it compares.
+#[derive(Debug, Clone)]
 pub struct Row<'a> {
-    /// The result.
+    /// The result (with several rounds, the median round's).
     pub outcome: &'a Outcome,
-    /// Its baseline's result.
-    pub baseline: Option<&'a Outcome>,
+    /// The baseline's name and the ratios to it ([`ratio`]), one per round
+    /// in which both ran: each compares figures measured minutes apart at
+    /// most, never across rounds.
+    pub versus: Option<(&'static str, Vec<f64>)>,
 }
 
 /// The aligned human-readable table: latencies first, then throughputs.
@@ -185,12 +233,8 @@ pub fn table(rows: &[Row<'_>]) -> String {
     let mut throughput = vec![cells(&["throughput", "GB/s", "ratio", "vs", "note"])];
     let mut rate = vec![cells(&["message rate", "msg/s", "ratio", "vs", "note"])];
     for row in rows {
-        let (ratio, vs) = match row.baseline {
-            Some(b) => (
-                ratio(&row.outcome.measurement, &b.measurement)
-                    .map_or("-".to_owned(), |r| format!("{r:.2}x")),
-                b.name.to_owned(),
-            ),
+        let (ratio, vs) = match &row.versus {
+            Some((name, ratios)) => (ratio_cell(ratios), (*name).to_owned()),
             None => ("-".to_owned(), String::new()),
         };
         match row.outcome.measurement {
@@ -237,6 +281,19 @@ pub fn table(rows: &[Row<'_>]) -> String {
         }
     }
     out
+}
+
+/// The median ratio, and over several rounds their range.
+fn ratio_cell(ratios: &[f64]) -> String {
+    let Some(mid) = median(ratios) else {
+        return "-".to_owned();
+    };
+    if ratios.len() == 1 {
+        return format!("{mid:.2}x");
+    }
+    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{mid:.2}x ({lo:.2}-{hi:.2})")
 }
 
 fn cells(texts: &[&str]) -> Vec<String> {
@@ -346,5 +403,68 @@ mod tests {
         assert_eq!(ratio(&l(150), &l(100)), Some(1.5));
         assert_eq!(ratio(&t(300), &t(100)), Some(3.0));
         assert_eq!(ratio(&t(300), &l(100)), None);
+    }
+
+    fn latency(name: &'static str, p50: u64) -> Outcome {
+        Outcome {
+            name,
+            measurement: Measurement::Latency(LatencySummary {
+                p50,
+                p99: p50,
+                p999: p50,
+                max: p50,
+                iters: 1,
+            }),
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn rounds_are_summarised_by_their_median() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        let rounds = [latency("a", 300), latency("a", 100), latency("a", 200)];
+        let refs: Vec<&Outcome> = rounds.iter().collect();
+        assert_eq!(representative(&refs), Some(2));
+        assert_eq!(representative(&refs[..2]), Some(1));
+        assert_eq!(representative(&[]), None);
+        let lat = latency("x", 7);
+        assert_eq!(
+            json_line_of_round(&lat, Some(2)),
+            r#"{"name":"x","round":2,"unit":"ns","p50":7,"p99":7,"p999":7,"max":7,"iters":1}"#
+        );
+    }
+
+    #[test]
+    fn the_table_shows_the_median_ratio_and_its_range() {
+        let base = latency("base", 100);
+        let cand = latency("cand", 250);
+        let rows = [
+            Row {
+                outcome: &base,
+                versus: None,
+            },
+            Row {
+                outcome: &cand,
+                versus: Some(("base", vec![2.5, 1.5, 3.0])),
+            },
+        ];
+        let table = table(&rows);
+        let line = table.lines().find(|l| l.starts_with("cand")).expect("row");
+        assert!(line.contains("2.50x (1.50-3.00)"), "{line}");
+        assert!(line.contains("base"), "{line}");
+        let single = [Row {
+            outcome: &cand,
+            versus: Some(("base", vec![2.5])),
+        }];
+        assert!(table_has(&single, "2.50x"));
+    }
+
+    /// Whether the `cand` row shows `text` and no range.
+    fn table_has(rows: &[Row<'_>], text: &str) -> bool {
+        let table = table(rows);
+        let line = table.lines().find(|l| l.starts_with("cand")).unwrap_or("");
+        line.contains(text) && !line.contains('(')
     }
 }

@@ -107,7 +107,7 @@ fn usage() -> String {
     let names: Vec<&str> = BENCHES.iter().map(|b| b.name).collect();
     format!(
         "\
-usage: ipc-latency [--json] [--only NAME,...] [--pin none|split|same] [--iters N]
+usage: ipc-latency [--json] [--only NAME,...] [--pin none|split|same] [--iters N] [--rounds N]
 
   --json         one JSON object per result and line instead of a table
   --only LIST    run only these benchmarks (comma-separated names; they run
@@ -116,6 +116,9 @@ usage: ipc-latency [--json] [--only NAME,...] [--pin none|split|same] [--iters N
                  same: both on CPU 0; none: no pinning
   --iters N      round trips of the spinning ping-pongs (default {DEFAULT_ITERS});
                  the blocking ones run N/{BLOCKING_SHARE}; each is preceded by a tenth as warm-up
+  --rounds N     run everything N times (default 1), round after round; the
+                 table shows each benchmark's median round and the median of
+                 its same-round ratios (steadier on machines whose cores move)
 
 benchmarks, in order:
   {}
@@ -166,6 +169,7 @@ struct Options {
     only: Option<Vec<&'static str>>,
     pin: Pin,
     iters: u64,
+    rounds: usize,
 }
 
 impl Options {
@@ -176,6 +180,7 @@ impl Options {
             only: None,
             pin: Pin::Split,
             iters: DEFAULT_ITERS,
+            rounds: 1,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -224,6 +229,14 @@ impl Options {
                         .filter(|&n| n > 0)
                         .ok_or_else(|| format!("--iters takes a positive number, not {v:?}"))?;
                 }
+                "--rounds" => {
+                    let v = value()?;
+                    options.rounds = v
+                        .parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| format!("--rounds takes a positive number, not {v:?}"))?;
+                }
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -257,49 +270,84 @@ fn run(options: &Options) -> ExitCode {
             blocking_iters(options.iters)
         );
     }
-    let mut outcomes: Vec<Outcome> = Vec::new();
+    let order = run_order(&selected);
+    // rounds[r] holds what ran in round r; each round runs every benchmark
+    // right after its baseline, and ratios never mix rounds.
+    let mut rounds: Vec<Vec<Outcome>> = Vec::new();
     let mut failed = false;
-    for bench in run_order(&selected) {
-        if !options.json {
-            eprintln!("  {} ...", bench.name);
+    for round in 1..=options.rounds {
+        if !options.json && options.rounds > 1 {
+            eprintln!(" round {round} of {}", options.rounds);
         }
-        let mut harness = Harness {
-            bench: bench.name,
-            pin: options.pin,
-            iters: options.iters,
-        };
-        match (bench.measure)(&mut harness) {
-            Ok(m) => outcomes.push(Outcome {
-                name: bench.name,
-                measurement: m.measurement,
-                note: m.note,
-            }),
-            Err(e) => {
-                eprintln!("ipc-latency: {} failed: {e}", bench.name);
-                failed = true;
+        let mut outcomes = Vec::new();
+        for bench in &order {
+            if !options.json {
+                eprintln!("  {} ...", bench.name);
+            }
+            let mut harness = Harness {
+                bench: bench.name,
+                pin: options.pin,
+                iters: options.iters,
+            };
+            match (bench.measure)(&mut harness) {
+                Ok(m) => {
+                    let outcome = Outcome {
+                        name: bench.name,
+                        measurement: m.measurement,
+                        note: m.note,
+                    };
+                    if options.json {
+                        let round = (options.rounds > 1).then_some(round);
+                        println!("{}", report::json_line_of_round(&outcome, round));
+                    }
+                    outcomes.push(outcome);
+                }
+                Err(e) => {
+                    eprintln!("ipc-latency: {} failed: {e}", bench.name);
+                    failed = true;
+                }
             }
         }
-    }
-    // Report in registry order, whatever the order they ran in.
-    outcomes.sort_by_key(|o| BENCHES.iter().position(|b| b.name == o.name));
-    if options.json {
-        for outcome in &outcomes {
-            println!("{}", report::json_line(outcome));
-        }
+        rounds.push(outcomes);
     }
     if !options.json {
-        let rows: Vec<Row<'_>> = outcomes
-            .iter()
-            .map(|o| {
-                let baseline = find_bench(o.name).and_then(|b| b.baseline);
-                Row {
-                    outcome: o,
-                    baseline: baseline.and_then(|name| outcomes.iter().find(|x| x.name == name)),
-                }
-            })
-            .collect();
+        let in_round = |r: &[Outcome], name: &str| -> Option<usize> {
+            r.iter().position(|o| o.name == name)
+        };
+        let mut rows: Vec<Row<'_>> = Vec::new();
+        // Report in registry order, whatever the order they ran in.
+        for bench in &selected {
+            let ran: Vec<&Outcome> = rounds
+                .iter()
+                .filter_map(|r| in_round(r, bench.name).map(|i| &r[i]))
+                .collect();
+            let Some(shown) = report::representative(&ran) else {
+                continue;
+            };
+            let versus = bench.baseline.and_then(|base| {
+                let ratios: Vec<f64> = rounds
+                    .iter()
+                    .filter_map(|r| {
+                        let of = &r[in_round(r, bench.name)?];
+                        let baseline = &r[in_round(r, base)?];
+                        report::ratio(&of.measurement, &baseline.measurement)
+                    })
+                    .collect();
+                (!ratios.is_empty()).then_some((base, ratios))
+            });
+            rows.push(Row {
+                outcome: ran[shown],
+                versus,
+            });
+        }
         print!("{}", report::table(&rows));
         println!("ratio: p50 / baseline p50 for latencies (lower is better), rate / baseline rate for throughputs (higher is better)");
+        if options.rounds > 1 {
+            println!(
+                "{} rounds: each row shows its median round; the ratio is the median of the same-round ratios, their range in brackets",
+                options.rounds
+            );
+        }
     }
     if failed {
         ExitCode::FAILURE
