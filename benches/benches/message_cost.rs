@@ -1,13 +1,15 @@
 //! The CPU cost of one small message through a channel on one thread (no
 //! second core, no waiting): the message layer's `send` + `recv_header` +
 //! `recv_payload` of a one-field message against the channel's own
-//! `append` + `commit` + `peek` + `consume` of the same number of bytes.
+//! `append` + `commit` + `peek` + `consume` of the same number of bytes;
+//! `message_recv_with` receives envelope and payload from one look at the
+//! ring, as the real-time link does.
 //! What the message layer adds here is what it adds to each direction of a
 //! real-time call.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ipc_channel_shm::Segment;
-use ipc_msgpack::{recv_header, recv_payload, send, Flags, Limits};
+use ipc_msgpack::{recv_header, recv_payload, recv_with, send, Flags, Limits};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
 
@@ -40,6 +42,17 @@ fn message_cost(c: &mut Criterion) {
             send(&mut writer, &Ping(black_box(seq)), 7, Flags::REQUEST).expect("send");
             let header = recv_header(&mut reader, &limits, None).expect("header");
             let Ping(x) = recv_payload(&mut reader, &header, &limits).expect("payload");
+            black_box(x)
+        })
+    });
+    group.bench_function("message_recv_with", |b| {
+        b.iter(|| {
+            seq += 1;
+            send(&mut writer, &Ping(black_box(seq)), 7, Flags::REQUEST).expect("send");
+            let x = recv_with(&mut reader, &limits, None, |_, payload| {
+                payload.decode::<Ping>().map(|Ping(x)| x)
+            })
+            .expect("recv");
             black_box(x)
         })
     });

@@ -120,7 +120,9 @@ pub fn representative(rounds: &[&Outcome]) -> Option<usize> {
         .map(|(i, o)| (i, o.measurement.primary().unwrap_or(f64::NAN)))
         .collect();
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
-    ranked.get(ranked.len().checked_sub(1)? / 2).map(|&(i, _)| i)
+    ranked
+        .get(ranked.len().checked_sub(1)? / 2)
+        .map(|&(i, _)| i)
 }
 
 /// How `of` compares with `baseline`: the ratio of the medians for

@@ -231,11 +231,10 @@ impl Options {
                 }
                 "--rounds" => {
                     let v = value()?;
-                    options.rounds = v
-                        .parse()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| format!("--rounds takes a positive number, not {v:?}"))?;
+                    options.rounds =
+                        v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                            format!("--rounds takes a positive number, not {v:?}")
+                        })?;
                 }
                 other => return Err(format!("unknown argument {other:?}")),
             }
@@ -311,9 +310,8 @@ fn run(options: &Options) -> ExitCode {
         rounds.push(outcomes);
     }
     if !options.json {
-        let in_round = |r: &[Outcome], name: &str| -> Option<usize> {
-            r.iter().position(|o| o.name == name)
-        };
+        let in_round =
+            |r: &[Outcome], name: &str| -> Option<usize> { r.iter().position(|o| o.name == name) };
         let mut rows: Vec<Row<'_>> = Vec::new();
         // Report in registry order, whatever the order they ran in.
         for bench in &selected {

@@ -5,9 +5,7 @@ use crate::audio::AudioBuffers;
 use crate::protocol::{AttachAudio, Attached, RemoteError};
 use crate::LinkError;
 use ipc_channel_shm::{Reader, Writer};
-use ipc_msgpack::{
-    recv_header, recv_payload, recv_payload_seed, send, skip, Flags, Limits, Message,
-};
+use ipc_msgpack::{recv_with, send, Flags, Limits, Message};
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
@@ -77,32 +75,42 @@ impl RtCaller {
         // Only after a timeout can a reply be late; until then the clock is
         // not read (the wait itself reads it only if it has to sleep).
         let deadline = (self.late > 0).then(|| Instant::now() + timeout);
+        let mut seed = Some(seed);
         loop {
             let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
-            let header = match recv_header(&mut self.reader, &self.limits, Some(left)) {
-                Ok(h) => h,
+            let sequence = self.sequence;
+            let (late, seed) = (&mut self.late, &mut seed);
+            // `None`: the answer to an earlier call that timed out (skipped).
+            let answer = recv_with(
+                &mut self.reader,
+                &self.limits,
+                Some(left),
+                |header, payload| {
+                    if header.correlation != sequence {
+                        *late = late.saturating_sub(1);
+                        return Ok(None);
+                    }
+                    // Failures inside the reply are the call's result, not
+                    // a wait that timed out.
+                    if header.flags.contains(Flags::ERROR) {
+                        return Ok(Some(match payload.decode() {
+                            Ok(RemoteError(text)) => Err(LinkError::Remote(text)),
+                            Err(e) => Err(e.into()),
+                        }));
+                    }
+                    let seed = seed.take().expect("one matching reply per call");
+                    Ok(Some(payload.decode_seed(seed).map_err(LinkError::from)))
+                },
+            );
+            match answer {
+                Ok(Some(reply)) => return reply,
+                Ok(None) => {}
                 Err(ipc_msgpack::Error::Channel(ipc_channel_shm::Error::Timeout)) => {
                     self.late = self.late.saturating_add(1);
                     return Err(LinkError::Timeout);
                 }
                 Err(e) => return Err(e.into()),
-            };
-            if header.correlation != self.sequence {
-                // The answer to an earlier call that timed out.
-                self.late = self.late.saturating_sub(1);
-                skip(&mut self.reader, &header)?;
-                continue;
             }
-            if header.flags.contains(Flags::ERROR) {
-                let RemoteError(text) = recv_payload(&mut self.reader, &header, &self.limits)?;
-                return Err(LinkError::Remote(text));
-            }
-            return Ok(recv_payload_seed(
-                &mut self.reader,
-                &header,
-                &self.limits,
-                seed,
-            )?);
         }
     }
 
@@ -190,50 +198,59 @@ impl RtServer {
         Rep: Message,
         F: FnOnce(Req, Option<&mut AudioBuffers>) -> Rep,
     {
-        let header = match recv_header(&mut self.reader, &self.limits, timeout) {
-            Ok(h) => h,
-            Err(ipc_msgpack::Error::Channel(ipc_channel_shm::Error::Timeout)) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        };
-        if header.id == AttachAudio::ID {
-            let attach: AttachAudio = recv_payload(&mut self.reader, &header, &self.limits)?;
-            let error = match AudioBuffers::open(
-                &attach.region,
-                attach.inputs as usize,
-                attach.outputs as usize,
-                attach.frames as usize,
-            ) {
-                Ok(audio) => {
-                    self.audio = Some(audio);
-                    String::new()
-                }
-                Err(e) => e.to_string(),
-            };
-            send(
-                &mut self.writer,
-                &Attached { error },
-                header.correlation,
-                Flags::REPLY,
-            )?;
-            return Ok(true);
-        }
-        match recv_payload::<Req>(&mut self.reader, &header, &self.limits) {
-            Ok(request) => {
-                let reply = handler(request, self.audio.as_mut());
-                send(&mut self.writer, &reply, header.correlation, Flags::REPLY)?;
-            }
-            Err(e) if e.stream_usable() => {
-                let answer = RemoteError(e.to_string());
-                send(
-                    &mut self.writer,
-                    &answer,
+        let Self {
+            reader,
+            writer,
+            limits,
+            audio,
+        } = self;
+        let served = recv_with(reader, limits, timeout, |header, payload| {
+            if header.id == AttachAudio::ID {
+                let attach: AttachAudio = payload.decode()?;
+                let error = match AudioBuffers::open(
+                    &attach.region,
+                    attach.inputs as usize,
+                    attach.outputs as usize,
+                    attach.frames as usize,
+                ) {
+                    Ok(buffers) => {
+                        *audio = Some(buffers);
+                        String::new()
+                    }
+                    Err(e) => e.to_string(),
+                };
+                return Ok(send(
+                    writer,
+                    &Attached { error },
                     header.correlation,
-                    Flags::REPLY | Flags::ERROR,
-                )?;
+                    Flags::REPLY,
+                ));
             }
-            Err(e) => return Err(e.into()),
+            // Failures from here on are the request's, not a wait that
+            // timed out.
+            Ok(match payload.decode::<Req>() {
+                Ok(request) => {
+                    let reply = handler(request, audio.as_mut());
+                    send(writer, &reply, header.correlation, Flags::REPLY)
+                }
+                Err(e) if e.stream_usable() => {
+                    let answer = RemoteError(e.to_string());
+                    send(
+                        writer,
+                        &answer,
+                        header.correlation,
+                        Flags::REPLY | Flags::ERROR,
+                    )
+                }
+                Err(e) => Err(e),
+            })
+        });
+        match served {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(e)) => Err(e.into()),
+            Err(ipc_msgpack::Error::Channel(ipc_channel_shm::Error::Timeout)) => Ok(false),
+            Err(e) => Err(e.into()),
         }
-        Ok(true)
     }
 
     /// Serves requests until the host closes the link (`Ok`) or dies.

@@ -67,6 +67,150 @@ pub fn recv_header(
     }
 }
 
+/// Receives the next message whole and hands its envelope and payload to
+/// `f`, which decodes the payload (or not: an undecoded payload is
+/// skipped). Waits at most `timeout` for the envelope (`None`: as long as it
+/// takes); a timeout consumes nothing.
+///
+/// When the whole message is already in the ring, which is the rule for
+/// messages sent with [`send`] into a ring with room, envelope and payload
+/// are read from one look at the ring and handed back to the writer
+/// together; otherwise the payload is waited for and streamed as by
+/// [`recv_payload`]. The payload is consumed whatever `f` returns.
+///
+/// # Errors
+/// As for [`recv_header`], then whatever `f` returns, or [`Error::Channel`]
+/// while skipping a payload `f` left.
+#[inline]
+pub fn recv_with<R>(
+    reader: &mut Reader,
+    limits: &Limits,
+    timeout: Option<Duration>,
+    f: impl FnOnce(&Header, Payload<'_>) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let peek = match timeout {
+        Some(t) => reader.peek_wait_timeout(HEADER_LEN, t)?,
+        None => reader.peek_wait(HEADER_LEN)?,
+    };
+    let (first, second) = peek.as_slices();
+    let b: [u8; HEADER_LEN] = match first.get(..HEADER_LEN) {
+        Some(whole) => whole.try_into().expect("16 bytes"),
+        None => {
+            let mut b = [0u8; HEADER_LEN];
+            b[..first.len()].copy_from_slice(first);
+            b[first.len()..].copy_from_slice(&second[..HEADER_LEN - first.len()]);
+            b
+        }
+    };
+    let header = match Header::parse(&b, limits.max_message) {
+        Ok(h) => h,
+        Err(Error::TooLarge { id, len, max }) => {
+            peek.consume_deferred(HEADER_LEN);
+            skip_bytes(reader, len as usize)?;
+            return Err(Error::TooLarge { id, len, max });
+        }
+        Err(e) => return Err(e),
+    };
+    let len = header.len as usize;
+    let total = HEADER_LEN + len;
+    if peek.len() >= total {
+        // The whole message is here: decode it where it lies.
+        let (a, b) = if first.len() >= total {
+            (&first[HEADER_LEN..total], &[][..])
+        } else if first.len() >= HEADER_LEN {
+            (&first[HEADER_LEN..], &second[..total - first.len()])
+        } else {
+            let start = HEADER_LEN - first.len();
+            (&second[start..start + len], &[][..])
+        };
+        let payload = Payload {
+            kind: Kind::Ring(a, b),
+            id: header.id,
+            limits,
+        };
+        let result = f(&header, payload);
+        peek.consume(total);
+        return result;
+    }
+    // The rest is still coming (or larger than the ring): read it as it
+    // arrives.
+    peek.consume_deferred(HEADER_LEN);
+    let mut decoded = false;
+    let payload = Payload {
+        kind: Kind::Stream {
+            reader: &mut *reader,
+            header,
+            decoded: &mut decoded,
+        },
+        id: header.id,
+        limits,
+    };
+    let result = f(&header, payload);
+    if !decoded {
+        skip(reader, &header)?;
+    }
+    result
+}
+
+/// The payload of a message received by [`recv_with`], to decode once.
+#[derive(Debug)]
+pub struct Payload<'a> {
+    kind: Kind<'a>,
+    id: u32,
+    limits: &'a Limits,
+}
+
+#[derive(Debug)]
+enum Kind<'a> {
+    /// All of it, in the ring: one or two slices around the wrap.
+    Ring(&'a [u8], &'a [u8]),
+    /// Still arriving through the reader.
+    Stream {
+        reader: &'a mut Reader,
+        header: Header,
+        decoded: &'a mut bool,
+    },
+}
+
+impl Payload<'_> {
+    /// Decodes the payload as a `T`.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] naming the message ID, or [`Error::Channel`].
+    #[inline]
+    pub fn decode<T: DeserializeOwned>(self) -> Result<T, Error> {
+        self.decode_seed(PhantomData::<T>)
+    }
+
+    /// Decodes the payload with a `DeserializeSeed`, e.g.
+    /// [`FramesInto`](crate::FramesInto).
+    ///
+    /// # Errors
+    /// As for [`decode`](Payload::decode).
+    #[inline]
+    pub fn decode_seed<S, V>(self, seed: S) -> Result<V, Error>
+    where
+        S: for<'de> DeserializeSeed<'de, Value = V>,
+    {
+        match self.kind {
+            Kind::Ring(a, []) => {
+                decode_from(&mut SliceSource::new(a), seed, self.id, self.limits)
+            }
+            Kind::Ring(a, b) => {
+                decode_from(&mut SplitSource::new(a, b), seed, self.id, self.limits)
+            }
+            Kind::Stream {
+                reader,
+                header,
+                decoded,
+            } => {
+                *decoded = true;
+                recv_payload_seed(reader, &header, self.limits, seed)
+            }
+        }
+    }
+}
+
 /// Decodes the payload announced by `header` as a `T`. The whole payload is
 /// consumed whatever happens, so a malformed one leaves the stream at the
 /// next envelope.
@@ -157,16 +301,15 @@ pub fn recv<M: Message + DeserializeOwned>(
     limits: &Limits,
     timeout: Option<Duration>,
 ) -> Result<(Header, M), Error> {
-    let header = recv_header(reader, limits, timeout)?;
-    if header.id != M::ID {
-        skip(reader, &header)?;
-        return Err(Error::Unexpected {
-            expected: M::ID,
-            got: header,
-        });
-    }
-    let msg = recv_payload(reader, &header, limits)?;
-    Ok((header, msg))
+    recv_with(reader, limits, timeout, |header, payload| {
+        if header.id != M::ID {
+            return Err(Error::Unexpected {
+                expected: M::ID,
+                got: *header,
+            });
+        }
+        Ok((*header, payload.decode()?))
+    })
 }
 
 /// `io::Read` over a channel reader with an overall deadline.

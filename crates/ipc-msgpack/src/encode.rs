@@ -168,10 +168,9 @@ pub(crate) fn write_to_channel<M: Message + ?Sized>(
                     flags,
                     len,
                 };
-                let bytes = header.to_bytes();
-                match place.first.get_mut(..crate::HEADER_LEN) {
-                    Some(dst) => dst.copy_from_slice(&bytes),
-                    None => drop(place.put(0, &bytes)),
+                match place.first.first_chunk_mut::<{ crate::HEADER_LEN }>() {
+                    Some(dst) => header.write_to(dst),
+                    None => drop(place.put(0, &header.to_bytes())),
                 }
                 let written = place.pos;
                 reservation.advance(written);

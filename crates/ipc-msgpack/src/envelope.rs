@@ -86,14 +86,22 @@ impl Header {
     #[inline]
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
-        b[0] = MAGIC;
-        b[1] = VERSION;
-        b[2] = self.flags.bits();
-        b[3] = 0;
-        b[4..8].copy_from_slice(&self.id.to_le_bytes());
-        b[8..12].copy_from_slice(&self.correlation.to_le_bytes());
-        b[12..16].copy_from_slice(&self.len.to_le_bytes());
+        self.write_to(&mut b);
         b
+    }
+
+    /// Writes the 16 bytes to `out` in two word-sized stores (no bytes
+    /// assembled elsewhere and copied: the envelope goes straight into
+    /// the ring).
+    #[inline]
+    pub fn write_to(&self, out: &mut [u8; HEADER_LEN]) {
+        let low = u64::from(MAGIC)
+            | u64::from(VERSION) << 8
+            | u64::from(self.flags.bits()) << 16
+            | u64::from(self.id) << 32;
+        let high = u64::from(self.correlation) | u64::from(self.len) << 32;
+        out[..8].copy_from_slice(&low.to_le_bytes());
+        out[8..].copy_from_slice(&high.to_le_bytes());
     }
 
     /// Parses and checks an envelope; `max_len` bounds the payload length.

@@ -55,7 +55,9 @@ mod frames;
 mod source;
 pub mod stream;
 
-pub use channel::{recv, recv_header, recv_payload, recv_payload_seed, send, skip};
+pub use channel::{
+    recv, recv_header, recv_payload, recv_payload_seed, recv_with, send, skip, Payload,
+};
 pub use envelope::{Flags, Header, HEADER_LEN, MAGIC, VERSION};
 pub use error::Error;
 pub use frames::FramesInto;

@@ -349,7 +349,7 @@ fn limits_apply_to_payloads_in_memory() {
 #[test]
 fn messages_encode_in_place_at_every_ring_offset() {
     use ipc_channel_shm::Segment;
-    use ipc_msgpack::{recv_header, recv_payload, send};
+    use ipc_msgpack::{recv_header, recv_payload, recv_with, send};
     const RING: usize = 256;
     let (numbers, text, ..) = samples();
     let limits = Limits::default();
@@ -382,6 +382,20 @@ fn messages_encode_in_place_at_every_ring_offset() {
         assert_eq!((header.id, header.correlation), (Numbers::ID, 9));
         let back: Numbers = recv_payload(&mut r, &header, &limits).unwrap();
         assert_eq!(back, numbers, "decoded at ring offset {offset}");
+        // Envelope and payload from one look at the ring; a payload left
+        // undecoded is skipped, and the next message follows intact.
+        send(&mut w, &text, 11, Flags::REPLY).unwrap();
+        send(&mut w, &numbers, 12, Flags::NONE).unwrap();
+        let skipped = recv_with(&mut r, &limits, None, |h, _| Ok(h.correlation)).unwrap();
+        assert_eq!(skipped, 11, "at ring offset {offset}");
+        let (h, back) = recv_with(&mut r, &limits, None, |h, payload| {
+            Ok((*h, payload.decode::<Numbers>()?))
+        })
+        .unwrap();
+        assert_eq!(
+            (h.id, h.correlation, back),
+            (Numbers::ID, 12, numbers.clone())
+        );
     }
     // A message larger than the free space: streams through the ring in two
     // passes while a reader thread drains it.
@@ -393,7 +407,27 @@ fn messages_encode_in_place_at_every_ring_offset() {
         let mut bytes = vec![0; expected.len()];
         r.read_exact_into(&mut bytes).unwrap();
         assert_eq!(bytes, expected);
+        r
     });
     send(&mut w, &big, 3, Flags::NONE).unwrap();
-    reader.join().unwrap();
+    let mut r = reader.join().unwrap();
+    // The same through `recv_with`: the payload streams as it is decoded,
+    // or is skipped if not decoded.
+    let reader = std::thread::spawn(move || {
+        let back = recv_with(&mut r, &limits, None, |_, p| p.decode::<Blob>()).unwrap();
+        let skipped = recv_with(&mut r, &limits, None, |h, _| Ok(h.len)).unwrap();
+        let last = recv_with(&mut r, &limits, None, |_, p| p.decode::<Text>()).unwrap();
+        (back, skipped, last)
+    });
+    send(&mut w, &big, 3, Flags::NONE).unwrap();
+    send(&mut w, &big, 4, Flags::NONE).unwrap();
+    send(&mut w, &text, 5, Flags::NONE).unwrap();
+    let (back, skipped, last) = reader.join().unwrap();
+    assert_eq!(back, big);
+    assert_eq!(skipped as usize, expected_len(&big));
+    assert_eq!(last, text);
+}
+
+fn expected_len<M: Message>(msg: &M) -> usize {
+    to_vec(msg, 0, Flags::NONE).unwrap().len() - ipc_msgpack::HEADER_LEN
 }
