@@ -25,8 +25,9 @@
 //!
 //! * **One copy each way.** [`send`] serialises the value straight into the
 //!   ring, in place (the envelope's length is filled in before the commit);
-//!   [`recv_payload`] decodes straight out of the ring,
-//!   in place when the payload fits in it, streaming when it does not.
+//!   [`recv_with`] (or [`recv_header`] then [`recv_payload`]) decodes
+//!   straight out of the ring, in place when the payload fits in it,
+//!   streaming when it does not.
 //! * **Framing** is a 16-byte envelope (ID, correlation number, flags,
 //!   payload length), specified in `docs/PROTOCOL.md` so that a C++ peer can
 //!   speak it. A receiver can bound a message before decoding it and
