@@ -126,6 +126,10 @@ impl Endpoint {
         if pid == 0 || pid == std::process::id() {
             return true;
         }
+        if self.shared.peer_gone() {
+            self.peer_dead = true;
+            return false;
+        }
         if self.peer.as_ref().map(|(p, _)| *p) != Some(pid) {
             self.peer = crate::sys::PeerWatch::new(pid).map(|w| (pid, w));
         }
@@ -263,6 +267,8 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, E
     // SAFETY: the word lives in the mapping owned by the endpoint's `shared`,
     // which `side` (borrowed for this whole call) keeps alive.
     let word = unsafe { &*sleep_word(side) };
+    // Sleeping: from here on the peer's death should wake us (Linux).
+    side.endpoint().shared.watch_peer();
     loop {
         side.announce(want);
         word.swap(SLEEPING, Ordering::SeqCst);
@@ -274,7 +280,10 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, E
                 return done.map(|n| n.expect("matched"));
             }
         }
-        if side.endpoint().peer_dead {
+        // Checked after the word is set: a death watch that marks the
+        // death later also changes the word, so the sleep below returns.
+        if side.endpoint().peer_dead || side.endpoint().shared.peer_gone() {
+            side.endpoint().peer_dead = true;
             word.store(AWAKE, Ordering::Relaxed);
             return side.peer_died(want);
         }

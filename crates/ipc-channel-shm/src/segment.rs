@@ -49,6 +49,12 @@ pub(crate) struct Shared {
     channels: Vec<ChannelGeometry>,
     /// Two per channel: `[reader, writer]` sleep words.
     signals: Vec<[Signal; 2]>,
+    /// Set once the peer process was seen to exit (by the death watch).
+    peer_gone: Arc<AtomicBool>,
+    /// Wakes this process's sleepers when the peer exits; started by the
+    /// first endpoint that sleeps once the peer is known.
+    #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
+    death_watch: std::sync::OnceLock<Option<sys::DeathWatch>>,
 }
 
 // SAFETY: the raw memory is only touched through atomics and through copies
@@ -64,6 +70,43 @@ impl Shared {
             #[cfg(not(any(loom, miri)))]
             Memory::Os(m) => m.as_ptr(),
             Memory::Heap(h) => h.as_ptr(),
+        }
+    }
+
+    /// Whether the death watch saw the peer process exit.
+    #[inline]
+    pub(crate) fn peer_gone(&self) -> bool {
+        self.peer_gone.load(Ordering::SeqCst)
+    }
+
+    /// Starts the death watch once the peer process is known (Linux; a
+    /// no-op elsewhere, after the first start, and for in-process segments).
+    pub(crate) fn watch_peer(&self) {
+        #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
+        {
+            if self.death_watch.get().is_some() || !matches!(self.memory, Memory::Os(_)) {
+                return;
+            }
+            let h = self.segment_header();
+            let pid = if self.creator {
+                h.opener_pid.load(Ordering::Acquire)
+            } else {
+                h.creator_pid.load(Ordering::Acquire)
+            };
+            if pid == 0 || pid == std::process::id() {
+                return;
+            }
+            let words = (0..self.channels.len())
+                .flat_map(|c| {
+                    let ch = self.header(c);
+                    [
+                        &ch.reader_sleep as *const crate::sync::AtomicU32,
+                        &ch.writer_sleep as *const crate::sync::AtomicU32,
+                    ]
+                })
+                .collect();
+            self.death_watch
+                .get_or_init(|| sys::DeathWatch::start(pid, words, Arc::clone(&self.peer_gone)));
         }
     }
 
@@ -112,6 +155,9 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        // The watch thread touches the mapping: stop it first.
+        #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
+        drop(self.death_watch.take());
         // The creator removes the name if the peer never attached (the
         // opener removes it as soon as it has mapped the segment).
         if self.creator {
@@ -194,6 +240,9 @@ impl Segment {
                 unlinked: AtomicBool::new(false),
                 channels: geometry,
                 signals,
+                peer_gone: Arc::new(AtomicBool::new(false)),
+                #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
+                death_watch: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -238,6 +287,9 @@ impl Segment {
                 unlinked: AtomicBool::new(true),
                 channels: geometry,
                 signals,
+                peer_gone: Arc::new(AtomicBool::new(false)),
+                #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
+                death_watch: std::sync::OnceLock::new(),
             }),
         };
         // One peer per segment. On POSIX the name is already gone; on Windows,
@@ -280,6 +332,9 @@ impl Segment {
                 unlinked: AtomicBool::new(true),
                 channels: geometry,
                 signals,
+                peer_gone: Arc::new(AtomicBool::new(false)),
+                #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
+                death_watch: std::sync::OnceLock::new(),
             }),
         })
     }

@@ -193,9 +193,7 @@ impl Payload<'_> {
         S: for<'de> DeserializeSeed<'de, Value = V>,
     {
         match self.kind {
-            Kind::Ring(a, []) => {
-                decode_from(&mut SliceSource::new(a), seed, self.id, self.limits)
-            }
+            Kind::Ring(a, []) => decode_from(&mut SliceSource::new(a), seed, self.id, self.limits),
             Kind::Ring(a, b) => {
                 decode_from(&mut SplitSource::new(a, b), seed, self.id, self.limits)
             }

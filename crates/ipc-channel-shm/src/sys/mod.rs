@@ -9,7 +9,8 @@
 //!   `wait(word, expected, timeout, peer)` and `wake(word)`: sleeping on a
 //!   32-bit word in the segment (futex, wait-on-address, or a kernel event
 //!   whose handle both processes hold);
-//! * `PeerWatch::new(pid)` / `is_alive()`: whether the peer process still runs.
+//! * `PeerWatch::new(pid)` / `is_alive()`: whether the peer process still runs;
+//! * Linux also has `DeathWatch`, which wakes sleepers when the peer exits.
 //!
 //! `local` is the in-process implementation (heap memory, condition
 //! variables) used by `Segment::in_process`, Miri and loom. Nothing outside
@@ -34,6 +35,12 @@ mod imp;
 
 #[cfg(not(any(loom, miri)))]
 pub(crate) use imp::{unlink, Mapping, PeerWatch, Signal};
+
+/// Linux only: a thread per segment that wakes this process's sleepers the
+/// moment the peer process exits (elsewhere sleepers check in slices, or,
+/// on Windows, wait on the peer's process handle as well).
+#[cfg(all(not(any(loom, miri)), target_os = "linux"))]
+pub(crate) use imp::DeathWatch;
 
 /// Which sleep word of a channel a [`Signal`] serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
