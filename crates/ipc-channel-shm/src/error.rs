@@ -94,9 +94,11 @@ impl Error {
         e.get_ref().and_then(|inner| inner.downcast_ref::<Error>())
     }
 
-    /// A copy of the error for reporting it again (sticky errors). `Os`
-    /// errors keep their kind and text.
-    pub(crate) fn duplicate(&self) -> Error {
+    /// A copy of the error, for reporting one failure again or to several
+    /// waiters (`io::Error` is not `Clone`: an `Os` error keeps its kind and
+    /// text, not its source chain).
+    #[must_use]
+    pub fn duplicate(&self) -> Error {
         match self {
             Error::Closed => Error::Closed,
             Error::PeerDied => Error::PeerDied,

@@ -42,7 +42,9 @@ impl LinkError {
             LinkError::Handshake(s) => LinkError::Handshake(s.clone()),
             LinkError::Spawn(s) => LinkError::Spawn(s.clone()),
             LinkError::Remote(s) => LinkError::Remote(s.clone()),
-            other => LinkError::Remote(other.to_string()),
+            LinkError::Message(e) => LinkError::Message(e.duplicate()),
+            LinkError::Channel(e) => LinkError::Channel(e.duplicate()),
+            LinkError::Os(e) => LinkError::Os(std::io::Error::new(e.kind(), e.to_string())),
         }
     }
 }
@@ -95,5 +97,47 @@ impl From<ipc_channel_shm::Error> for LinkError {
             C::Timeout => LinkError::Timeout,
             other => LinkError::Channel(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One failure reported to several waiters keeps its kind for each.
+    #[test]
+    fn a_duplicate_keeps_the_kind_of_the_error() {
+        let framing = LinkError::Message(ipc_msgpack::Error::Framing("bad envelope magic"));
+        assert!(matches!(
+            framing.duplicate(),
+            LinkError::Message(ipc_msgpack::Error::Framing("bad envelope magic"))
+        ));
+        let malformed = LinkError::Message(ipc_msgpack::Error::Malformed {
+            id: 7,
+            reason: "expected an array".into(),
+        });
+        match malformed.duplicate() {
+            LinkError::Message(ipc_msgpack::Error::Malformed { id, reason }) => {
+                assert_eq!((id, reason.as_str()), (7, "expected an array"));
+            }
+            other => panic!("became {other:?}"),
+        }
+        let corrupted = LinkError::Channel(ipc_channel_shm::Error::Corrupted("write position"));
+        assert!(matches!(
+            corrupted.duplicate(),
+            LinkError::Channel(ipc_channel_shm::Error::Corrupted("write position"))
+        ));
+        let os = LinkError::Os(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "no real-time priority",
+        ));
+        match os.duplicate() {
+            LinkError::Os(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+                assert_eq!(e.to_string(), "no real-time priority");
+            }
+            other => panic!("became {other:?}"),
+        }
+        assert_eq!(framing.duplicate().is_disconnect(), framing.is_disconnect());
     }
 }

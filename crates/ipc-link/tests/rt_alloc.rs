@@ -3,49 +3,19 @@
 //! serving thread and reports them.
 #![cfg(not(miri))]
 
+#[path = "../src/bin/ipc-link-test-plugin/counting.rs"]
+mod counting;
 #[path = "../src/bin/ipc-link-test-plugin/messages.rs"]
 #[allow(dead_code)]
 mod messages;
 
 use ipc_link::{Host, LinkConfig};
 use messages::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::process::Command;
 use std::time::Duration;
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the counters are const-initialised
-// thread-local `Cell`s, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 #[test]
 fn the_real_time_call_allocates_nothing_on_either_side() {
@@ -62,8 +32,8 @@ fn the_real_time_call_allocates_nothing_on_either_side() {
             .call(&RtRequest::Process { frame, gain: 1.0 }, timeout)
             .unwrap();
     }
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
+    let before = counting::allocations();
+    counting::count_this_thread(true);
     for frame in 10..2010u64 {
         let audio = rt.audio_mut().unwrap();
         audio.input_mut(0).fill(frame as f32);
@@ -73,9 +43,9 @@ fn the_real_time_call_allocates_nothing_on_either_side() {
         assert_eq!(reply.frame, frame);
         assert_eq!(rt.audio().unwrap().output(0)[0], frame as f32 * 3.0);
     }
-    COUNTING.with(|c| c.set(false));
+    counting::count_this_thread(false);
     assert_eq!(
-        ALLOCATIONS.with(Cell::get),
+        counting::allocations() - before,
         0,
         "host side of 2000 real-time calls"
     );

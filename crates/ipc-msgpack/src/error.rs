@@ -50,6 +50,35 @@ pub enum Error {
 }
 
 impl Error {
+    /// A copy of the error, for reporting one failure again or to several
+    /// waiters (`io::Error` is not `Clone`: an `Io` error keeps its kind and
+    /// text, not its source chain).
+    #[must_use]
+    pub fn duplicate(&self) -> Error {
+        match self {
+            Error::Channel(e) => Error::Channel(e.duplicate()),
+            Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
+            Error::Framing(what) => Error::Framing(what),
+            Error::TooLarge { id, len, max } => Error::TooLarge {
+                id: *id,
+                len: *len,
+                max: *max,
+            },
+            Error::Malformed { id, reason } => Error::Malformed {
+                id: *id,
+                reason: reason.clone(),
+            },
+            Error::Unexpected { expected, got } => Error::Unexpected {
+                expected: *expected,
+                got: *got,
+            },
+            Error::Encode { id, reason } => Error::Encode {
+                id: *id,
+                reason: reason.clone(),
+            },
+        }
+    }
+
     /// Whether the next message can still be read after this error: true for
     /// errors confined to one message, false when the transport or the
     /// framing broke. (A `Timeout` while waiting for an envelope consumed

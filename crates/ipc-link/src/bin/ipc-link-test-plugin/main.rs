@@ -5,52 +5,20 @@
 //! version 999), `host <plugin-exe>` (plays a host that starts `<plugin-exe>
 //! echo` and holds it until killed; the plugin reports on the shared stdout).
 
+mod counting;
 #[allow(dead_code)]
 mod messages;
 
 use ipc_link::{protocol, Host, LinkConfig, Plugin, Stop};
 use messages::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Counts heap allocations of threads that ask for it (the real-time thread).
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator; the counter is a const-initialised
-// thread-local `Cell` and a static atomic, neither of which allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -104,7 +72,7 @@ fn echo(conn: &str, obey_quit: bool) -> ExitCode {
         });
         link.on_request(move |Counters| CounterValues {
             unknown: u.load(Ordering::Relaxed),
-            rt_allocations: ALLOCATIONS.load(Ordering::Relaxed),
+            rt_allocations: counting::allocations(),
             rt_calls: calls.load(Ordering::Relaxed),
         });
         let u = unknown.clone();
@@ -125,7 +93,7 @@ fn echo(conn: &str, obey_quit: bool) -> ExitCode {
         let _ = rt.serve(|req: RtRequest, audio| {
             // Warm-up: the first calls may touch lazily initialised state.
             let n = rt_calls.fetch_add(1, Ordering::Relaxed);
-            COUNTING.with(|c| c.set(n >= 4));
+            counting::count_this_thread(n >= 4);
             match req {
                 RtRequest::Process { frame, gain } => {
                     let Some(audio) = audio else {
