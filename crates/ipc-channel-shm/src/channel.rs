@@ -268,7 +268,7 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, E
     // which `side` (borrowed for this whole call) keeps alive.
     let word = unsafe { &*sleep_word(side) };
     // Sleeping: from here on the peer's death should wake us (Linux).
-    side.endpoint().shared.watch_peer();
+    let _ = side.endpoint().shared.watch_peer();
     loop {
         side.announce(want);
         word.swap(SLEEPING, Ordering::SeqCst);

@@ -81,11 +81,15 @@ impl Shared {
 
     /// Starts the death watch once the peer process is known (Linux; a
     /// no-op elsewhere, after the first start, and for in-process segments).
-    pub(crate) fn watch_peer(&self) {
+    /// Returns whether a watch runs.
+    pub(crate) fn watch_peer(&self) -> bool {
         #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
         {
-            if self.death_watch.get().is_some() || !matches!(self.memory, Memory::Os(_)) {
-                return;
+            if let Some(watch) = self.death_watch.get() {
+                return watch.is_some();
+            }
+            if !matches!(self.memory, Memory::Os(_)) {
+                return false;
             }
             let h = self.segment_header();
             let pid = if self.creator {
@@ -94,7 +98,7 @@ impl Shared {
                 h.creator_pid.load(Ordering::Acquire)
             };
             if pid == 0 || pid == std::process::id() {
-                return;
+                return false;
             }
             let words = (0..self.channels.len())
                 .flat_map(|c| {
@@ -106,8 +110,11 @@ impl Shared {
                 })
                 .collect();
             self.death_watch
-                .get_or_init(|| sys::DeathWatch::start(pid, words, Arc::clone(&self.peer_gone)));
+                .get_or_init(|| sys::DeathWatch::start(pid, words, Arc::clone(&self.peer_gone)))
+                .is_some()
         }
+        #[cfg(not(all(not(any(loom, miri)), target_os = "linux")))]
+        false
     }
 
     pub(crate) fn geometry(&self, channel: usize) -> ChannelGeometry {
@@ -337,6 +344,18 @@ impl Segment {
                 death_watch: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Starts watching the peer process now rather than at the first sleep
+    /// (Linux: one small thread per segment wakes this process's sleepers
+    /// the moment the peer exits; see `docs/ARCHITECTURE.md`). Call it once
+    /// the peer has opened the segment, from a thread that may allocate:
+    /// otherwise the first endpoint to sleep starts the watch, which could
+    /// be a real-time thread. Returns whether a watch runs (false on other
+    /// systems, before the peer attached, for in-process segments, and on
+    /// kernels without pidfd).
+    pub fn watch_peer(&self) -> bool {
+        self.shared.watch_peer()
     }
 
     /// The string another process passes to [`Segment::open`]: at most 24

@@ -341,6 +341,27 @@ fn a_killed_peer_wakes_a_writer_waiting_for_space_with_peer_died() {
     killer.join().unwrap();
 }
 
+#[test]
+fn the_peer_is_watched_once_it_has_attached() {
+    // Nobody to watch in one process, nor before the peer attached.
+    assert!(!Segment::in_process(&[RING]).unwrap().watch_peer());
+    let lonely = Segment::create(&[RING]).unwrap();
+    assert!(!lonely.watch_peer());
+    // On Linux a thread then waits on the peer's pidfd (elsewhere sleepers
+    // check the peer when a sleep slice ends, or wait on its handle).
+    let (segment, peer) = start(&["idle"]);
+    assert_eq!(segment.watch_peer(), cfg!(target_os = "linux"));
+    assert_eq!(segment.watch_peer(), cfg!(target_os = "linux"));
+    let mut reader = segment.reader(1).unwrap();
+    let killer = kill_soon(peer);
+    let mut buf = [0u8; 8];
+    assert!(matches!(
+        reader.read_into_timeout(&mut buf, NEVER),
+        Err(Error::PeerDied)
+    ));
+    killer.join().unwrap();
+}
+
 /// Kills the peer with SIGKILL (TerminateProcess on Windows) from another
 /// thread, while the caller goes on to block.
 fn kill_soon(mut peer: Peer) -> thread::JoinHandle<()> {

@@ -117,6 +117,9 @@ impl Host {
         if let Some(reason) = refused {
             return fail(&mut child, LinkError::Handshake(reason));
         }
+        // The plugin has attached: watch it from here, not from whichever
+        // thread sleeps first (possibly the audio thread).
+        segment.watch_peer();
         let main = MainLink::start(main_w, main_r, config.limits, setup)?;
         Ok(Host {
             child,

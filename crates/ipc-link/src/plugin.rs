@@ -85,6 +85,9 @@ impl Plugin {
                 welcome.refused
             )));
         }
+        // Watch the host from here, not from whichever thread sleeps first
+        // (possibly the real-time thread).
+        segment.watch_peer();
         let stop: StopSlot = Arc::new((Mutex::new(None), Condvar::new()));
         let (on_quit, on_gone) = (stop.clone(), stop.clone());
         let main = MainLink::start(main_w, main_r, config.limits, move |link| {
