@@ -4,7 +4,7 @@
 use crate::envelope::{Flags, Header, HEADER_LEN};
 use crate::source::{ReadSource, SliceSource, SplitSource};
 use crate::{decode_from, finish, Error, Limits, Message};
-use ipc_channel_shm::{Reader, Writer};
+use ipc_channel_shm::{Peek, Reader, Writer};
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use std::io;
 use std::marker::PhantomData;
@@ -42,27 +42,46 @@ pub fn recv_header(
     limits: &Limits,
     timeout: Option<Duration>,
 ) -> Result<Header, Error> {
-    let peek = match timeout {
+    let peek = wait_envelope(reader, timeout)?;
+    let b = envelope_bytes(&peek);
+    // The payload follows at once: its consume hands both back together.
+    peek.consume_deferred(HEADER_LEN);
+    Header::parse(&b, limits.max_message).map_err(|e| skip_if_too_large(reader, e))
+}
+
+/// Waits for an envelope's worth of bytes.
+#[inline]
+fn wait_envelope(reader: &mut Reader, timeout: Option<Duration>) -> Result<Peek<'_>, Error> {
+    Ok(match timeout {
         Some(t) => reader.peek_wait_timeout(HEADER_LEN, t)?,
         None => reader.peek_wait(HEADER_LEN)?,
-    };
+    })
+}
+
+/// The 16 envelope bytes at the front of `peek`, across the wrap if need be.
+#[inline]
+fn envelope_bytes(peek: &Peek<'_>) -> [u8; HEADER_LEN] {
     let (first, second) = peek.as_slices();
-    let b: [u8; HEADER_LEN] = match first.get(..HEADER_LEN) {
-        Some(whole) => whole.try_into().expect("16 bytes"),
+    match first.first_chunk::<HEADER_LEN>() {
+        Some(whole) => *whole,
         None => {
             let mut b = [0u8; HEADER_LEN];
             b[..first.len()].copy_from_slice(first);
             b[first.len()..].copy_from_slice(&second[..HEADER_LEN - first.len()]);
             b
         }
-    };
-    // The payload follows at once: its consume hands both back together.
-    peek.consume_deferred(HEADER_LEN);
-    match Header::parse(&b, limits.max_message) {
-        Err(Error::TooLarge { id, len, max }) => {
-            skip_bytes(reader, len as usize)?;
-            Err(Error::TooLarge { id, len, max })
-        }
+    }
+}
+
+/// An envelope refused by [`Header::parse`]: an oversized payload is
+/// skipped (its envelope already consumed) so that the stream goes on.
+#[cold]
+fn skip_if_too_large(reader: &mut Reader, e: Error) -> Error {
+    match e {
+        Error::TooLarge { id, len, max } => match skip_bytes(reader, len as usize) {
+            Ok(()) => Error::TooLarge { id, len, max },
+            Err(e) => e,
+        },
         other => other,
     }
 }
@@ -88,29 +107,16 @@ pub fn recv_with<R>(
     timeout: Option<Duration>,
     f: impl FnOnce(&Header, Payload<'_>) -> Result<R, Error>,
 ) -> Result<R, Error> {
-    let peek = match timeout {
-        Some(t) => reader.peek_wait_timeout(HEADER_LEN, t)?,
-        None => reader.peek_wait(HEADER_LEN)?,
-    };
-    let (first, second) = peek.as_slices();
-    let b: [u8; HEADER_LEN] = match first.get(..HEADER_LEN) {
-        Some(whole) => whole.try_into().expect("16 bytes"),
-        None => {
-            let mut b = [0u8; HEADER_LEN];
-            b[..first.len()].copy_from_slice(first);
-            b[first.len()..].copy_from_slice(&second[..HEADER_LEN - first.len()]);
-            b
-        }
-    };
+    let peek = wait_envelope(reader, timeout)?;
+    let b = envelope_bytes(&peek);
     let header = match Header::parse(&b, limits.max_message) {
         Ok(h) => h,
-        Err(Error::TooLarge { id, len, max }) => {
+        Err(e) => {
             peek.consume_deferred(HEADER_LEN);
-            skip_bytes(reader, len as usize)?;
-            return Err(Error::TooLarge { id, len, max });
+            return Err(skip_if_too_large(reader, e));
         }
-        Err(e) => return Err(e),
     };
+    let (first, second) = peek.as_slices();
     let len = header.len as usize;
     let total = HEADER_LEN + len;
     if peek.len() >= total {
