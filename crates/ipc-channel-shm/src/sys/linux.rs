@@ -288,7 +288,10 @@ mod tests {
         assert!(!gone.load(Ordering::SeqCst));
         peer.kill().expect("kill");
         peer.wait().expect("reap");
-        sleep_on(&words[0]);
+        // The watch sets the words one after the other: wait for each.
+        for word in &words {
+            sleep_on(word);
+        }
         assert_eq!(words[0].load(Ordering::SeqCst), AWAKE);
         assert_eq!(words[1].load(Ordering::SeqCst), AWAKE);
         assert!(gone.load(Ordering::SeqCst));
