@@ -4,9 +4,7 @@
 use crate::protocol::{RemoteError, RESERVED_IDS};
 use crate::LinkError;
 use ipc_channel_shm::{Reader, Writer};
-use ipc_msgpack::{
-    recv_header, recv_payload, send, skip, Error as MsgError, Flags, Header, Limits, Message,
-};
+use ipc_msgpack::{recv_with, send, Error as MsgError, Flags, Header, Limits, Message, Payload};
 use parking_lot::{Condvar, Mutex, RwLock};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -20,10 +18,9 @@ use std::time::{Duration, Instant};
 /// (so that it may itself send, or wait for replies, freely).
 type Job = Box<dyn FnOnce() + Send>;
 /// Decodes a message of one ID into a job.
-type Decoder =
-    Arc<dyn Fn(&Header, &mut Reader, &Limits, &MainLink) -> Result<Job, MsgError> + Send + Sync>;
+type Decoder = Arc<dyn Fn(&Header, Payload<'_>, &MainLink) -> Result<Job, MsgError> + Send + Sync>;
 /// What waits for a reply: decodes it (or takes the failure) into a job.
-type Pending = Box<dyn FnOnce(Result<(&Header, &mut Reader, &Limits), LinkError>) -> Job + Send>;
+type Pending = Box<dyn FnOnce(Result<(&Header, Payload<'_>), LinkError>) -> Job + Send>;
 type Fallback = Arc<dyn Fn(&Header) + Send + Sync>;
 type Hook = Box<dyn FnOnce(&LinkError) + Send>;
 /// Where a blocking request's outcome lands.
@@ -152,56 +149,63 @@ impl MainLink {
         let limits = self.shared.limits;
         let job: Job = {
             let mut reader = self.shared.reader.lock();
-            let header = match recv_header(&mut reader, &limits, timeout) {
-                Ok(h) => h,
+            // Envelope and payload from one look at the ring. The closure
+            // returns `Err` inside `Ok` for a payload that broke the stream,
+            // so that only the envelope wait can end in a harmless timeout.
+            let outcome = recv_with(&mut reader, &limits, timeout, |header, payload| {
+                Ok(self.dispatch(header, payload))
+            });
+            match outcome {
+                Ok(Ok(job)) => job,
+                Ok(Err(e)) => return Err(e.into()),
                 Err(MsgError::Channel(ipc_channel_shm::Error::Timeout)) => return Ok(()),
                 Err(e) if e.stream_usable() => {
                     log::warn!("main link: {e}");
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),
-            };
-            if header.flags.contains(Flags::REPLY) {
-                let waiting = self.shared.pending.lock().remove(&header.correlation);
-                match waiting {
-                    Some(p) => p(Ok((&header, &mut reader, &limits))),
-                    None => {
-                        // A reply nobody waits for any more (its request timed out).
-                        skip(&mut reader, &header)?;
-                        return Ok(());
-                    }
-                }
-            } else {
-                let decoder = self.shared.handlers.read().get(&header.id).cloned();
-                match decoder {
-                    Some(d) => match d(&header, &mut reader, &limits, self) {
-                        Ok(job) => job,
-                        Err(e) if e.stream_usable() => {
-                            log::warn!("main link: {e}");
-                            let link = self.clone();
-                            let text = e.to_string();
-                            Box::new(move || {
-                                if header.flags.contains(Flags::REQUEST) {
-                                    let _ = Incoming {
-                                        header,
-                                        link: &link,
-                                    }
-                                    .reply_error(&text);
-                                }
-                            })
-                        }
-                        Err(e) => return Err(e.into()),
-                    },
-                    None => {
-                        skip(&mut reader, &header)?;
-                        let fallback = self.shared.fallback.read().clone();
-                        Box::new(move || fallback(&header))
-                    }
-                }
             }
         };
         job();
         Ok(())
+    }
+
+    /// Turns one received message into the job that handles it: a reply
+    /// goes to whoever waits for it, a message to its type's handler, an
+    /// unknown ID to the fallback. A payload left undecoded is skipped by
+    /// the caller. `Err` only for a payload that broke the stream.
+    fn dispatch(&self, header: &Header, payload: Payload<'_>) -> Result<Job, MsgError> {
+        if header.flags.contains(Flags::REPLY) {
+            let waiting = self.shared.pending.lock().remove(&header.correlation);
+            // Without a waiter: a reply whose request timed out (skipped).
+            return Ok(match waiting {
+                Some(p) => p(Ok((header, payload))),
+                None => Box::new(|| {}),
+            });
+        }
+        let decoder = self.shared.handlers.read().get(&header.id).cloned();
+        let Some(decoder) = decoder else {
+            let fallback = self.shared.fallback.read().clone();
+            let header = *header;
+            return Ok(Box::new(move || fallback(&header)));
+        };
+        match decoder(header, payload, self) {
+            Ok(job) => Ok(job),
+            Err(e) if e.stream_usable() => {
+                log::warn!("main link: {e}");
+                let (link, header, text) = (self.clone(), *header, e.to_string());
+                Ok(Box::new(move || {
+                    if header.flags.contains(Flags::REQUEST) {
+                        let _ = Incoming {
+                            header,
+                            link: &link,
+                        }
+                        .reply_error(&text);
+                    }
+                }))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn disconnect(&self, error: LinkError) {
@@ -247,8 +251,8 @@ impl MainLink {
         F: Fn(M, &Incoming<'_>) + Send + Sync + 'static,
     {
         let handler = Arc::new(handler);
-        let decoder: Decoder = Arc::new(move |header, reader, limits, link| {
-            let msg: M = recv_payload(reader, header, limits)?;
+        let decoder: Decoder = Arc::new(move |header, payload, link| {
+            let msg: M = payload.decode()?;
             let (handler, link, header) = (handler.clone(), link.clone(), *header);
             Ok(Box::new(move || {
                 handler(
@@ -385,15 +389,13 @@ impl MainLink {
         }
         let pending: Pending = Box::new(move |outcome| {
             let result = match outcome {
-                Ok((header, reader, limits)) if header.flags.contains(Flags::ERROR) => {
-                    match recv_payload::<RemoteError>(reader, header, limits) {
+                Ok((header, payload)) if header.flags.contains(Flags::ERROR) => {
+                    match payload.decode::<RemoteError>() {
                         Ok(RemoteError(text)) => Err(LinkError::Remote(text)),
                         Err(e) => Err(e.into()),
                     }
                 }
-                Ok((header, reader, limits)) => {
-                    recv_payload::<Rep>(reader, header, limits).map_err(LinkError::from)
-                }
+                Ok((_, payload)) => payload.decode::<Rep>().map_err(LinkError::from),
                 Err(e) => Err(e),
             };
             Box::new(move || on_reply(result))

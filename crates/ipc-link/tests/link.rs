@@ -165,6 +165,32 @@ fn unknown_messages_go_to_the_fallback_and_the_link_carries_on() {
     assert!(host.shutdown(LONG).unwrap().success());
 }
 
+/// Claims the ID of `Ping` (a `u64`) with another shape.
+#[derive(serde::Serialize)]
+struct NotAPing {
+    text: String,
+    bytes: Vec<u8>,
+}
+ipc_msgpack::message!(NotAPing = 1);
+
+#[test]
+fn a_malformed_request_gets_an_error_reply_and_the_link_carries_on() {
+    let host = spawn("echo", |_| {});
+    let bad = NotAPing {
+        text: "not a number".into(),
+        bytes: vec![1, 2, 3],
+    };
+    for _ in 0..3 {
+        match host.main().request_blocking::<_, Pong>(&bad, LONG) {
+            Err(LinkError::Remote(text)) => assert!(text.contains("message 1"), "{text}"),
+            other => panic!("expected the plugin's error reply, got {other:?}"),
+        }
+    }
+    let Pong(p) = host.main().request_blocking(&Ping(9), LONG).unwrap();
+    assert_eq!(p, 9);
+    assert!(host.shutdown(LONG).unwrap().success());
+}
+
 fn process(rt: &mut ipc_link::RtCaller, frame: u64, gain: f32) -> RtReply {
     rt.call(&RtRequest::Process { frame, gain }, LONG).unwrap()
 }
