@@ -1307,6 +1307,19 @@ fn spawn_plugin(
         .map_err(|e| link_error("starting the plugin process", e))
 }
 
+/// Asks the plugin process to quit and checks that it exited cleanly.
+fn stop_plugin(host: ipc_link::Host) -> Result<(), Failure> {
+    let status = host
+        .shutdown(STALL_LIMIT)
+        .map_err(|e| link_error("stopping the plugin", e))?;
+    if !status.success() {
+        return Err(Failure::new(format!(
+            "the plugin process failed ({status})"
+        )));
+    }
+    Ok(())
+}
+
 fn rt_call_with(h: &mut Harness, spin: Duration) -> Result<Measured, Failure> {
     let mut host = spawn_plugin(h, |_| {})?;
     let mut rt = host
@@ -1325,14 +1338,7 @@ fn rt_call_with(h: &mut Harness, spin: Duration) -> Result<Measured, Failure> {
         check_reply(seq, reply.to_le_bytes())
     })?;
     drop(rt);
-    let status = host
-        .shutdown(STALL_LIMIT)
-        .map_err(|e| link_error("stopping the plugin", e))?;
-    if !status.success() {
-        return Err(Failure::new(format!(
-            "the plugin process failed ({status})"
-        )));
-    }
+    stop_plugin(host)?;
     let note = if spin.is_zero() {
         "RtCaller::call / RtServer::serve, blocking".to_owned()
     } else {
@@ -1400,14 +1406,7 @@ fn main_link_request(h: &mut Harness) -> Result<Measured, Failure> {
             .map_err(|e| link_error("main-link request", e))?;
         check_reply(seq, reply.to_le_bytes())
     })?;
-    let status = host
-        .shutdown(STALL_LIMIT)
-        .map_err(|e| link_error("stopping the plugin", e))?;
-    if !status.success() {
-        return Err(Failure::new(format!(
-            "the plugin process failed ({status})"
-        )));
-    }
+    stop_plugin(host)?;
     Ok(Measured {
         measurement: Measurement::Latency(summary),
         note: "MainLink::request_blocking: handler on the plugin's listener thread, reply to a waiting host thread".into(),
@@ -1497,14 +1496,7 @@ fn main_link_stream(h: &mut Harness) -> Result<Measured, Failure> {
         Err(_) => return Err(Failure::new("the stream did not arrive in time")),
     }
     let seconds = start.elapsed().as_secs_f64();
-    let status = host
-        .shutdown(STALL_LIMIT)
-        .map_err(|e| link_error("stopping the plugin", e))?;
-    if !status.success() {
-        return Err(Failure::new(format!(
-            "the plugin process failed ({status})"
-        )));
-    }
+    stop_plugin(host)?;
     Ok(Measured {
         measurement: Measurement::Rate { messages: n, seconds },
         note: format!("{n} Tick(u64) messages plugin -> host, each sent with MainLink::send, each dispatched to a handler"),

@@ -102,11 +102,7 @@ impl PeerWatch {
                 let n = unsafe { libc::poll(&mut p, 1, 0) };
                 n == 1 && p.revents & libc::POLLIN != 0
             }
-            None => {
-                // SAFETY: signal 0 only checks for existence.
-                let r = unsafe { libc::kill(self.pid, 0) };
-                r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-            }
+            None => super::posix::process_gone(self.pid),
         };
         !self.gone
     }

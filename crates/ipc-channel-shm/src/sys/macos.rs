@@ -294,11 +294,7 @@ impl PeerWatch {
                 // n < 0 (EINTR): unknown, count as alive until the next check.
                 n > 0 && filter == libc::EVFILT_PROC && fflags & libc::NOTE_EXIT != 0
             }
-            None => {
-                // SAFETY: signal 0 only checks for existence.
-                let r = unsafe { libc::kill(self.pid, 0) };
-                r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-            }
+            None => super::posix::process_gone(self.pid),
         };
         !self.gone
     }

@@ -152,3 +152,12 @@ pub(crate) fn unlink(name: &str) -> io::Result<()> {
     // SAFETY: `c` is a valid NUL-terminated string.
     check(unsafe { libc::shm_unlink(c.as_ptr()) }).map(drop)
 }
+
+/// Whether process `pid` no longer exists (`kill(pid, 0)` fails with
+/// `ESRCH`): the fallback peer check where no process descriptor is at hand.
+/// Subject to PID reuse, which is why the callers prefer a pidfd or kqueue.
+pub(crate) fn process_gone(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks for existence; no memory is passed.
+    let r = unsafe { libc::kill(pid, 0) };
+    r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
