@@ -8,8 +8,8 @@
 //! `cargo bench -p ipc-benches --bench channel` (add `-- --quick` for a
 //! short run).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ipc_channel_shm::Segment;
+use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+use ipc_benches::loopback;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -46,14 +46,7 @@ fn blob_through_channel(c: &mut Criterion) {
             })
         });
 
-        let segment = Segment::create(&[ring_for(size)])
-            .unwrap_or_else(|e| panic!("creating a {} byte shared segment: {e}", ring_for(size)));
-        let mut writer = segment
-            .writer(0)
-            .unwrap_or_else(|e| panic!("claiming the writer: {e}"));
-        let mut reader = segment
-            .reader(0)
-            .unwrap_or_else(|e| panic!("claiming the reader: {e}"));
+        let (_segment, mut writer, mut reader) = loopback(ring_for(size));
         group.bench_with_input(BenchmarkId::new("channel", label), &size, |b, _| {
             b.iter(|| {
                 writer
@@ -70,5 +63,8 @@ fn blob_through_channel(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, blob_through_channel);
-criterion_main!(benches);
+/// The harness's entry (private: criterion's macro makes an undocumented `pub fn`).
+mod group {
+    criterion::criterion_group!(benches, super::blob_through_channel);
+}
+criterion_main!(group::benches);

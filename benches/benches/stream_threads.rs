@@ -6,8 +6,8 @@
 //!
 //! `cargo bench -p ipc-benches --bench stream_threads` (add `-- --quick`).
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ipc_channel_shm::Segment;
+use criterion::{criterion_main, Criterion, Throughput};
+use ipc_benches::loopback;
 use std::time::{Duration, Instant};
 
 const BLOB: usize = 1 << 20;
@@ -20,13 +20,7 @@ const WARM_UP_BLOBS: u64 = 8;
 /// Streams `blobs` blobs (after a warm-up) from a new producer thread to this
 /// thread and returns the time the consumer took to receive them.
 fn stream(blobs: u64) -> Duration {
-    let segment = Segment::create(&[RING]).unwrap_or_else(|e| panic!("creating the segment: {e}"));
-    let mut writer = segment
-        .writer(0)
-        .unwrap_or_else(|e| panic!("claiming the writer: {e}"));
-    let mut reader = segment
-        .reader(0)
-        .unwrap_or_else(|e| panic!("claiming the reader: {e}"));
+    let (_segment, mut writer, mut reader) = loopback(RING);
     writer.set_spin(SPIN);
     reader.set_spin(SPIN);
     let blob: Vec<u8> = (0..BLOB).map(|i| i as u8).collect();
@@ -67,5 +61,8 @@ fn stream_between_threads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, stream_between_threads);
-criterion_main!(benches);
+/// The harness's entry (private: criterion's macro makes an undocumented `pub fn`).
+mod group {
+    criterion::criterion_group!(benches, super::stream_between_threads);
+}
+criterion_main!(group::benches);

@@ -1,18 +1,21 @@
 //! Support code for the benchmarks of this workspace: the two-process latency
-//! harness (`src/bin/ipc-latency.rs`) and the criterion benches (`benches/`).
+//! harness (`src/bin/ipc-latency/`) and the criterion benches (`benches/`).
 //!
 //! * [`report`]: latency summaries, throughput, the human table and the
 //!   one-object-per-line JSON output;
 //! * [`sys`]: the little operating-system code the raw baselines need
 //!   (pinning, a shared page with futex words, inheritable descriptors);
 //! * [`Failure`] and [`Context`]: errors that say what was being done;
-//! * [`run_order`]: each result runs right after the baseline it is compared with.
+//! * [`run_order`]: each result runs right after the baseline it is compared with;
+//! * [`loopback`]: a channel with both ends in this process, for the criterion
+//!   benches.
 #![deny(unsafe_op_in_unsafe_fn, missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod report;
 pub mod sys;
 
+use ipc_channel_shm::{Reader, Segment, Writer};
 use std::fmt;
 
 /// A benchmark that could not run, with a message saying what failed.
@@ -47,6 +50,26 @@ impl<T, E: fmt::Display> Context<T> for Result<T, E> {
     fn context(self, what: &str) -> Result<T, Failure> {
         self.map_err(|e| Failure(format!("{what}: {e}")))
     }
+}
+
+/// A segment of one channel of `capacity` bytes, created as for another
+/// process (`Segment::create`), with both of its ends claimed here: the
+/// channel as two processes would use it, without the second process. The
+/// segment is returned too, to live as long as the ends are used.
+///
+/// # Panics
+/// If the segment cannot be created or an end claimed (a bench cannot run
+/// then).
+pub fn loopback(capacity: usize) -> (Segment, Writer, Reader) {
+    let segment = Segment::create(&[capacity])
+        .unwrap_or_else(|e| panic!("creating a {capacity} byte shared segment: {e}"));
+    let writer = segment
+        .writer(0)
+        .unwrap_or_else(|e| panic!("claiming the writer: {e}"));
+    let reader = segment
+        .reader(0)
+        .unwrap_or_else(|e| panic!("claiming the reader: {e}"));
+    (segment, writer, reader)
 }
 
 /// The order to run benchmarks in, as indices into `benches` (given in

@@ -239,39 +239,33 @@ pub fn table(rows: &[Row<'_>]) -> String {
             Some((name, ratios)) => (ratio_cell(ratios), (*name).to_owned()),
             None => ("-".to_owned(), String::new()),
         };
-        match row.outcome.measurement {
-            Measurement::Latency(s) => latency.push(vec![
-                row.outcome.name.to_owned(),
-                s.p50.to_string(),
-                s.p99.to_string(),
-                s.p999.to_string(),
-                s.max.to_string(),
-                s.iters.to_string(),
-                ratio,
-                vs,
-                row.outcome.note.clone(),
-            ]),
-            Measurement::Throughput { .. } => throughput.push(vec![
-                row.outcome.name.to_owned(),
-                row.outcome
-                    .measurement
-                    .gb_per_s()
-                    .map_or("-".to_owned(), |v| format!("{v:.2}")),
-                ratio,
-                vs,
-                row.outcome.note.clone(),
-            ]),
-            Measurement::Rate { .. } => rate.push(vec![
-                row.outcome.name.to_owned(),
-                row.outcome
-                    .measurement
-                    .msg_per_s()
-                    .map_or("-".to_owned(), |v| format!("{v:.0}")),
-                ratio,
-                vs,
-                row.outcome.note.clone(),
-            ]),
-        }
+        let m = &row.outcome.measurement;
+        let dash = || "-".to_owned();
+        // Each section's own figures sit between the name and the comparison.
+        let (section, figures) = match *m {
+            Measurement::Latency(s) => (
+                &mut latency,
+                vec![
+                    s.p50.to_string(),
+                    s.p99.to_string(),
+                    s.p999.to_string(),
+                    s.max.to_string(),
+                    s.iters.to_string(),
+                ],
+            ),
+            Measurement::Throughput { .. } => (
+                &mut throughput,
+                vec![m.gb_per_s().map_or_else(dash, |v| format!("{v:.2}"))],
+            ),
+            Measurement::Rate { .. } => (
+                &mut rate,
+                vec![m.msg_per_s().map_or_else(dash, |v| format!("{v:.0}"))],
+            ),
+        };
+        let mut line = vec![row.outcome.name.to_owned()];
+        line.extend(figures);
+        line.extend([ratio, vs, row.outcome.note.clone()]);
+        section.push(line);
     }
     let mut out = String::new();
     for section in [latency, throughput, rate] {

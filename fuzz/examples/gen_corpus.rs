@@ -4,11 +4,11 @@
 //!
 //! `cargo run --manifest-path fuzz/Cargo.toml --example gen_corpus`
 //!
-//! Most seeds are what `to_vec` writes; a few are hand-written MessagePack
+//! Most seeds are what `slice::to_vec` writes; a few are hand-written MessagePack
 //! in forms the encoder does not produce but the decoder accepts (structs as
 //! maps, enum variants by index, wider integer markers, trailing fields).
 
-use ipc_msgpack::{to_vec, Flags, Header, Message, HEADER_LEN};
+use ipc_msgpack::{slice, Flags, Header, Message, HEADER_LEN};
 use ipc_msgpack_fuzz::{
     check, Blob, Command, Everything, Marker, Numbers, Outcome, Samples, Text, Tuples, F32, F64,
     KINDS,
@@ -18,7 +18,7 @@ use std::fs;
 use std::path::Path;
 
 fn msg<M: Message + ?Sized>(m: &M) -> Vec<u8> {
-    to_vec(m, 0, Flags::NONE).expect("seed encodes")
+    slice::to_vec(m, 0, Flags::NONE).expect("seed encodes")
 }
 
 /// An envelope with `id` around a hand-written payload.

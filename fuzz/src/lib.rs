@@ -3,25 +3,23 @@
 //! and a plain `cargo test` replay of the corpus share them.
 //!
 //! [`check`] takes arbitrary bytes as a stream of enveloped messages and
-//! decodes them twice, from the slice ([`split_message`] +
-//! [`decode_payload`]) and from an `io::Read` ([`stream::read_header`] +
-//! [`stream::read_payload`]). Each payload is decoded as one of [`KINDS`]
+//! decodes them twice, from memory ([`slice::recv_header`] +
+//! [`slice::recv_payload`]) and from an `io::Read` ([`stream::recv_header`] +
+//! [`stream::recv_payload`]). Each payload is decoded as one of [`KINDS`]
 //! representative types, chosen by the envelope's ID modulo [`KINDS`]. It
 //! panics (a finding) if:
-//! * a value that decoded does not survive `to_vec` and a second decode
-//!   unchanged (the decoder disagrees with the encoder, `rmp-serde`);
+//! * a value that decoded does not survive [`slice::to_vec`] and a second
+//!   decode unchanged (the decoder disagrees with the encoder, `rmp-serde`);
 //! * the two paths disagree about any message (same bytes, different
-//!   result depending on the transport);
+//!   result depending on the transport), or either consumes other than the
+//!   whole payload;
 //! * a decode error is of a kind the input cannot explain.
 //!
 //! Panics, hangs and oversized allocations inside `ipc-msgpack` itself are
 //! caught by libFuzzer (`-timeout`, `-rss_limit_mb`, `-malloc_limit_mb`).
 #![deny(unsafe_code)]
 
-use ipc_msgpack::{
-    decode_payload, decode_payload_seed, message, split_message, stream, to_vec, Error, Flags,
-    FramesInto, Header, Limits, Message, HEADER_LEN,
-};
+use ipc_msgpack::{message, slice, stream, Error, Flags, FramesInto, Header, Limits, Message};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,7 +33,7 @@ pub const LIMITS: Limits = Limits {
     payload_timeout: None,
 };
 
-/// The limits for decoding what `to_vec` re-encoded: a value can take more
+/// The limits for decoding what `slice::to_vec` re-encoded: a value can take more
 /// bytes in the encoder's form (a variant name for an index, say) than it
 /// did in the input.
 const RELAXED: Limits = Limits {
@@ -158,7 +156,7 @@ message!(Numbers = 0, Text = 1, Blob = 2, Command = 3, Tuples = 4, Samples<'_> =
 /// What became of one message; both decoding paths must agree on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// It decoded; the value re-encoded by `to_vec` (a canonical form).
+    /// It decoded; the value re-encoded by `slice::to_vec` (a canonical form).
     Decoded(Vec<u8>),
     /// The payload was rejected ([`Error::Malformed`]).
     Malformed,
@@ -177,44 +175,51 @@ pub fn check(data: &[u8]) -> Vec<Outcome> {
     sliced
 }
 
-/// [`split_message`] + [`decode_payload`] until the framing breaks.
+/// [`slice::recv_header`] + [`slice::recv_payload`] until the framing
+/// breaks.
 fn slice_path(mut data: &[u8]) -> Vec<Outcome> {
     let mut out = Vec::new();
     loop {
-        match split_message(data, &LIMITS) {
-            Ok((header, payload, rest)) => {
-                out.push(decode_slice(&header, payload));
-                data = rest;
+        let before = data.len();
+        match slice::recv_header(&mut data, &LIMITS) {
+            Ok(header) => {
+                let at_payload = data.len();
+                out.push(decode_slice(&header, &mut data));
+                // Whatever happened, the whole payload was consumed.
+                assert_eq!(
+                    at_payload - data.len(),
+                    header.len as usize,
+                    "payload not consumed exactly"
+                );
             }
             Err(Error::TooLarge { len, .. }) => {
-                // Skip the payload as the stream reader does.
-                match data.get(HEADER_LEN + len as usize..) {
-                    Some(rest) => {
-                        out.push(Outcome::TooLarge);
-                        data = rest;
-                    }
-                    None => return out,
-                }
+                // Skipped with its envelope, as the stream reader does.
+                assert_eq!(
+                    before - data.len(),
+                    ipc_msgpack::HEADER_LEN + len as usize,
+                    "an oversized message not skipped exactly"
+                );
+                out.push(Outcome::TooLarge);
             }
             Err(Error::Framing(_)) => return out,
-            Err(e) => panic!("split_message: unexpected error {e:?}"),
+            Err(e) => panic!("slice::recv_header: unexpected error {e:?}"),
         }
     }
 }
 
-/// [`stream::read_header`] + [`stream::read_payload`] until an error that
+/// [`stream::recv_header`] + [`stream::recv_payload`] until an error that
 /// leaves the stream unusable.
 fn stream_path(data: &[u8]) -> Vec<Outcome> {
     let mut input = Cursor::new(data);
     let mut out = Vec::new();
     loop {
-        let header = match stream::read_header(&mut input, &LIMITS) {
+        let header = match stream::recv_header(&mut input, &LIMITS) {
             Ok(h) => h,
             Err(Error::TooLarge { .. }) => {
                 out.push(Outcome::TooLarge);
                 continue;
             }
-            Err(e) if e.stream_usable() => panic!("read_header: unexpected error {e:?}"),
+            Err(e) if e.stream_usable() => panic!("stream::recv_header: unexpected error {e:?}"),
             Err(_) => return out,
         };
         let before = input.position();
@@ -238,22 +243,22 @@ fn stream_path(data: &[u8]) -> Vec<Outcome> {
 trait Kind: Message + DeserializeOwned + PartialEq + Debug {}
 impl<T: Message + DeserializeOwned + PartialEq + Debug> Kind for T {}
 
-fn decode_slice(header: &Header, payload: &[u8]) -> Outcome {
-    let id = header.id;
-    match id % KINDS {
-        0 => slice_as::<Numbers>(payload, id),
-        1 => slice_as::<Text>(payload, id),
-        2 => slice_as::<Blob>(payload, id),
-        3 => slice_as::<Command>(payload, id),
-        4 => slice_as::<Tuples>(payload, id),
+/// Decodes the payload at the front of `input`, advancing past it.
+fn decode_slice(header: &Header, input: &mut &[u8]) -> Outcome {
+    match header.id % KINDS {
+        0 => slice_as::<Numbers>(input, header),
+        1 => slice_as::<Text>(input, header),
+        2 => slice_as::<Blob>(input, header),
+        3 => slice_as::<Command>(input, header),
+        4 => slice_as::<Tuples>(input, header),
         5 => {
             let mut buf = [0f32; FRAMES];
-            match decode_payload_seed(payload, id, &LIMITS, FramesInto(&mut buf)) {
+            match slice::recv_payload_seed(input, header, &LIMITS, FramesInto(&mut buf)) {
                 Ok(n) => frames_round_trip(&buf, n),
                 Err(e) => rejected(e),
             }
         }
-        _ => slice_as::<Everything>(payload, id),
+        _ => slice_as::<Everything>(input, header),
     }
 }
 
@@ -268,7 +273,7 @@ fn decode_stream(header: &Header, input: &mut Cursor<&[u8]>) -> Option<Outcome> 
         4 => stream_as::<Tuples>(input, header),
         5 => {
             let mut buf = [0f32; FRAMES];
-            stream::read_payload_seed(input, header, &LIMITS, FramesInto(&mut buf))
+            stream::recv_payload_seed(input, header, &LIMITS, FramesInto(&mut buf))
                 .map(|n| frames_round_trip(&buf, n))
         }
         _ => stream_as::<Everything>(input, header),
@@ -280,15 +285,15 @@ fn decode_stream(header: &Header, input: &mut Cursor<&[u8]>) -> Option<Outcome> 
     }
 }
 
-fn slice_as<T: Kind>(payload: &[u8], id: u32) -> Outcome {
-    match decode_payload::<T>(payload, id, &LIMITS) {
+fn slice_as<T: Kind>(input: &mut &[u8], header: &Header) -> Outcome {
+    match slice::recv_payload::<T>(input, header, &LIMITS) {
         Ok(value) => Outcome::Decoded(round_trip(&value)),
         Err(e) => rejected(e),
     }
 }
 
 fn stream_as<T: Kind>(input: &mut Cursor<&[u8]>, header: &Header) -> Result<Outcome, Error> {
-    stream::read_payload::<T, _>(input, header, &LIMITS)
+    stream::recv_payload::<T, _>(input, header, &LIMITS)
         .map(|value| Outcome::Decoded(round_trip(&value)))
 }
 
@@ -304,23 +309,24 @@ fn rejected(e: Error) -> Outcome {
 /// Encodes `value`, decodes it again: it must come back equal, and encode
 /// to the same bytes. Returns those bytes (the payload).
 fn round_trip<T: Kind>(value: &T) -> Vec<u8> {
-    let bytes = to_vec(value, 7, Flags::REPLY).expect("a decoded value must encode");
-    let (header, payload, rest) =
-        split_message(&bytes, &RELAXED).expect("to_vec writes one message");
-    assert!(rest.is_empty());
+    let bytes = slice::to_vec(value, 7, Flags::REPLY).expect("a decoded value must encode");
+    let mut input = &bytes[..];
+    let header = slice::recv_header(&mut input, &RELAXED).expect("to_vec writes one message");
+    let payload = input;
     assert_eq!(
         (header.id, header.correlation, header.flags),
         (T::ID, 7, Flags::REPLY)
     );
-    let again: T = match decode_payload(payload, header.id, &RELAXED) {
+    let again: T = match slice::recv_payload(&mut input, &header, &RELAXED) {
         Ok(v) => v,
         Err(e) => panic!("re-encoded {value:?} as {payload:02x?}, which does not decode: {e}"),
     };
+    assert!(input.is_empty(), "to_vec writes one message");
     assert_eq!(
         &again, value,
         "round trip through {payload:02x?} changed the value"
     );
-    let bytes2 = to_vec(&again, 7, Flags::REPLY).expect("encodes");
+    let bytes2 = slice::to_vec(&again, 7, Flags::REPLY).expect("encodes");
     assert_eq!(bytes, bytes2, "encoding of {value:?} is not stable");
     payload.to_vec()
 }
@@ -331,10 +337,12 @@ fn frames_round_trip(buf: &[f32; FRAMES], n: usize) -> Outcome {
         "FramesInto reported {n} samples for a buffer of {FRAMES}"
     );
     let samples = &buf[..n];
-    let bytes = to_vec(&Samples(samples), 0, Flags::NONE).expect("samples encode");
-    let (header, payload, _) = split_message(&bytes, &RELAXED).expect("to_vec writes one message");
+    let bytes = slice::to_vec(&Samples(samples), 0, Flags::NONE).expect("samples encode");
+    let mut input = &bytes[..];
+    let header = slice::recv_header(&mut input, &RELAXED).expect("to_vec writes one message");
+    let payload = input;
     let mut again = [0f32; FRAMES];
-    let m = match decode_payload_seed(payload, header.id, &RELAXED, FramesInto(&mut again)) {
+    let m = match slice::recv_payload_seed(&mut input, &header, &RELAXED, FramesInto(&mut again)) {
         Ok(m) => m,
         Err(e) => {
             panic!("re-encoded samples {samples:?} as {payload:02x?}, which do not decode: {e}")

@@ -31,6 +31,11 @@ pub(crate) const STEPS: &[StepDef] = &[
         run: fmt,
     },
     StepDef {
+        name: "seams",
+        about: "no OS named outside sys/, no std atomics outside sync.rs (cargo xtask seams)",
+        run: seams,
+    },
+    StepDef {
         name: "clippy",
         about: "clippy -D warnings: host, Windows, i686, macOS (type-check)",
         run: clippy,
@@ -47,7 +52,7 @@ pub(crate) const STEPS: &[StepDef] = &[
     },
     StepDef {
         name: "test-windows",
-        about: "the channel tests as Windows executables under Wine",
+        about: "the library and process tests as Windows executables under Wine",
         run: test_windows,
     },
     StepDef {
@@ -57,7 +62,7 @@ pub(crate) const STEPS: &[StepDef] = &[
     },
     StepDef {
         name: "miri",
-        about: "the ring tests under Miri",
+        about: "the ring tests and the hostile-peer unit tests under Miri",
         run: miri,
     },
     StepDef {
@@ -80,28 +85,34 @@ pub(crate) const STEPS: &[StepDef] = &[
 const CRATE: &str = "ipc-channel-shm";
 /// The library crates, which every platform builds and tests.
 const LIBRARIES: &[&str] = &["ipc-channel-shm", "ipc-msgpack", "ipc-link"];
+/// The unpublished crate of the peer programs and the process tests.
+const TEST_SUPPORT: &str = "ipc-test-support";
 
-/// `-p a -p b ...` for every library crate.
-fn libraries() -> Vec<&'static str> {
-    LIBRARIES.iter().flat_map(|c| ["-p", *c]).collect()
+/// `-p a -p b ...` for every library crate and the test-support crate:
+/// what every platform builds and tests.
+fn tested() -> Vec<&'static str> {
+    LIBRARIES
+        .iter()
+        .chain([&TEST_SUPPORT])
+        .flat_map(|c| ["-p", *c])
+        .collect()
 }
 
-/// The programs that play the peer in each crate's process tests, and the
-/// variable through which those tests accept another build of them.
-const PEERS: &[(&str, &str, &str, Option<&str>)] = &[
+/// The programs (binaries of the test-support crate) that play the peer in
+/// its process tests, the variable through which those tests accept another
+/// build of them, and the tests that run them.
+const PEERS: &[(&str, &str, &[&str])] = &[
+    ("ipc-shm-peer", "IPC_TEST_PEER", &["channel_process"]),
     (
-        "ipc-channel-shm",
-        "ipc-shm-peer",
-        "IPC_TEST_PEER",
-        Some("process"),
-    ),
-    (
-        "ipc-msgpack",
         "ipc-msgpack-peer",
         "IPC_TEST_MSGPACK_PEER",
-        Some("process"),
+        &["msgpack_process"],
     ),
-    ("ipc-link", "ipc-link-test-plugin", "IPC_TEST_PLUGIN", None),
+    (
+        "ipc-link-test-plugin",
+        "IPC_TEST_PLUGIN",
+        &["link", "link_rt_alloc"],
+    ),
 ];
 
 /// The state of the step being run, handed to its function.
@@ -156,7 +167,7 @@ impl Step<'_> {
     }
 
     /// A check that is not a cargo test run passed: count it as one test.
-    fn passed(&mut self) {
+    pub(crate) fn passed(&mut self) {
         self.tests.add(Tests {
             passed: 1,
             failed: 0,
@@ -173,6 +184,19 @@ fn fmt(step: &mut Step) {
     step.run(&Cmd::cargo().args(["fmt", "--all", "--check"]));
 }
 
+fn seams(step: &mut Step) {
+    let found = crate::seams::breaches(&step.ctx.root);
+    for b in &found {
+        println!("{}:{}: {}: {}", b.file.display(), b.line, b.rule, b.text);
+    }
+    if found.is_empty() {
+        println!("no operating system named outside sys/, no std atomics outside sync.rs");
+        step.passed();
+    } else {
+        step.fail(&format!("{} breach(es) of the seams", found.len()));
+    }
+}
+
 fn clippy(step: &mut Step) {
     step.run(&Cmd::cargo().args([
         "clippy",
@@ -182,9 +206,9 @@ fn clippy(step: &mut Step) {
         "-D",
         "warnings",
     ]));
-    // The library crates carry per-OS code. macOS is only type-checked
-    // (clippy never links, so no macOS linker is needed, and --all-targets
-    // covers the tests' code too).
+    // The library crates (and the test peers) carry per-OS code. macOS is
+    // only type-checked (clippy never links, so no macOS linker is needed,
+    // and --all-targets covers the tests' code too).
     for target in TARGETS {
         let ready = if setup::has_target(step.ctx, target) {
             Ok(())
@@ -194,7 +218,7 @@ fn clippy(step: &mut Step) {
             ))
         };
         let mut args = vec!["clippy"];
-        args.extend(libraries());
+        args.extend(tested());
         args.extend(["--all-targets", "--target", target, "--", "-D", "warnings"]);
         step.run_if(ready, &Cmd::cargo().args(args));
     }
@@ -210,26 +234,26 @@ fn test_i686(step: &mut Step) {
         step.missing(&why);
         return;
     }
-    // The whole suite as a 32-bit build.
+    // The whole suite as a 32-bit build, peers included.
     let mut args = vec!["test"];
-    args.extend(libraries());
+    args.extend(tested());
     args.extend(["--target", I686, "--no-fail-fast"]);
     step.run(&Cmd::cargo().args(args));
 
     // The case LMMS needs: a 64-bit host talking to a 32-bit plugin. The
     // 64-bit process tests run against the 32-bit builds of their peers.
-    let mut build = vec!["build"];
-    for (krate, bin, _, _) in PEERS {
-        build.extend(["-p", krate, "--bin", bin]);
+    let mut build = vec!["build", "-p", TEST_SUPPORT];
+    for (bin, _, _) in PEERS {
+        build.extend(["--bin", bin]);
     }
     build.extend(["--target", I686]);
     if !step.run(&Cmd::cargo().args(build)) {
         return;
     }
-    for (krate, bin, var, test) in PEERS {
+    for (bin, var, tests) in PEERS {
         let peer = ctx.target.join(I686).join("debug").join(bin);
-        let mut args = vec!["test", "-p", krate, "--no-fail-fast"];
-        if let Some(test) = test {
+        let mut args = vec!["test", "-p", TEST_SUPPORT, "--no-fail-fast"];
+        for test in *tests {
             args.extend(["--test", test]);
         }
         step.run(&Cmd::cargo().env(*var, peer.to_string_lossy()).args(args));
@@ -238,9 +262,10 @@ fn test_i686(step: &mut Step) {
 
 fn test_windows(step: &mut Step) {
     let ready = setup::windows_ready(step.ctx);
-    // The runner (Wine) comes from .cargo/config.toml.
+    // The runner (Wine) comes from .cargo/config.toml. The process tests
+    // start the Windows builds of their peers, under Wine too.
     let mut args = vec!["test"];
-    args.extend(libraries());
+    args.extend(tested());
     args.extend(["--target", WINDOWS, "--no-fail-fast"]);
     step.run_if(ready, &Cmd::cargo().env("WINEDEBUG", "-all").args(args));
 }
@@ -281,8 +306,10 @@ fn miri(step: &mut Step) {
         return;
     }
     // cargo-miri builds in `<target dir>/miri` by itself. No
-    // -Zmiri-disable-isolation: the ring tests need no host access.
-    let cmd = Cmd::cargo().args([
+    // -Zmiri-disable-isolation: the ring tests need no host access. The
+    // tests that play a peer scribbling on the memory are unit tests of the
+    // crate (only they can reach the mapping).
+    let ring = Cmd::cargo().args([
         "+nightly",
         "miri",
         "test",
@@ -292,7 +319,24 @@ fn miri(step: &mut Step) {
         "ring",
         "--no-fail-fast",
     ]);
-    step.run_if(setup::miri_ready(ctx), &cmd);
+    let hostile = Cmd::cargo().args([
+        "+nightly",
+        "miri",
+        "test",
+        "-p",
+        CRATE,
+        "--lib",
+        "--no-fail-fast",
+        "--",
+        "channel::hostile_tests",
+    ]);
+    match setup::miri_ready(ctx) {
+        Ok(()) => {
+            step.run(&ring);
+            step.run(&hostile);
+        }
+        Err(why) => step.missing(&why),
+    }
 }
 
 /// The `decode` target of `fuzz/` (see `fuzz/README.md`) for a minute,

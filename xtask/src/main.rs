@@ -4,6 +4,7 @@
 mod ci;
 mod cmd;
 mod demo;
+mod seams;
 mod setup;
 
 use std::collections::BTreeSet;
@@ -25,6 +26,10 @@ Tasks:
         is a failure; otherwise the step says why it is skipped.
   setup
         Only install what CI needs (the `setup` step of `ci`).
+  seams
+        Check the design's seams on the source: no operating system named
+        outside `sys/` in the library crates, no std atomics or locks
+        outside `sync.rs` in ipc-channel-shm.
   demo [ARGS]
         Build and run the demo of the whole stack in release mode:
         `cargo run --release -p ipc-link --example demo -- ARGS`
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("ci") => ci::main(&ctx, &args[1..]),
         Some("demo") => demo::main(&ctx, &args[1..]),
+        Some("seams") if args.len() == 1 => seams::main(&ctx.root),
         Some("setup") if args.len() == 1 => {
             ci::main(&ctx, &["--only".to_owned(), "setup".to_owned()])
         }

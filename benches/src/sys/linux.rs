@@ -255,17 +255,11 @@ impl SharedPage {
     /// # Panics
     /// If the range is out of the page.
     pub fn write(&self, offset: usize, src: &[u8]) {
-        assert!(
-            offset
-                .checked_add(src.len())
-                .is_some_and(|end| end <= self.len),
-            "write outside the shared page"
-        );
-        // SAFETY: the range is inside the mapping (checked); the protocol of
-        // the caller (release/acquire on a word) keeps the peer off it.
-        unsafe {
-            std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr().add(offset), src.len())
-        };
+        let dst = self.range(offset, src.len());
+        // SAFETY: `range` checked that the bytes are inside the mapping; the
+        // protocol of the caller (release/acquire on a word) keeps the peer
+        // off them.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
     }
 
     /// Copies bytes of the page at `offset` into `dst`.
@@ -273,20 +267,23 @@ impl SharedPage {
     /// # Panics
     /// If the range is out of the page.
     pub fn read(&self, offset: usize, dst: &mut [u8]) {
-        assert!(
-            offset
-                .checked_add(dst.len())
-                .is_some_and(|end| end <= self.len),
-            "read outside the shared page"
-        );
+        let src = self.range(offset, dst.len());
         // SAFETY: as in `write`, with source and destination swapped.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.ptr.as_ptr().add(offset),
-                dst.as_mut_ptr(),
-                dst.len(),
-            )
-        };
+        unsafe { std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
+    }
+
+    /// The address of the `len` bytes at `offset`.
+    ///
+    /// # Panics
+    /// If they are not all inside the page.
+    fn range(&self, offset: usize, len: usize) -> *mut u8 {
+        assert!(
+            offset.checked_add(len).is_some_and(|end| end <= self.len),
+            "access outside the shared page"
+        );
+        // SAFETY: `offset <= self.len` (checked), so the result is inside the
+        // mapping or one past its end.
+        unsafe { self.ptr.as_ptr().add(offset) }
     }
 }
 

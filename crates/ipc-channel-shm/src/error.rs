@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 /// What went wrong with a segment or a channel endpoint.
 ///
@@ -9,7 +10,12 @@ use std::io;
 /// ([`Closed`](Error::Closed)) from one that died ([`PeerDied`](Error::PeerDied)),
 /// a slow peer ([`Timeout`](Error::Timeout)) from a hostile or buggy one
 /// ([`Corrupted`](Error::Corrupted)).
-#[derive(Debug)]
+///
+/// Errors are `Clone` (an operating-system error is shared through an
+/// `Arc`), so that one failure can be reported to several waiters. The
+/// `Display` text includes the cause; [`source`](std::error::Error::source)
+/// returns nothing, so that chain printers do not show it twice.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// The peer closed its endpoint. A reader sees this only after it has
@@ -17,7 +23,9 @@ pub enum Error {
     Closed,
     /// The peer process ended without closing its endpoint.
     PeerDied,
-    /// The deadline passed before the operation could complete.
+    /// The deadline passed before the operation could complete (a reader
+    /// waited for data, a writer for space). A `try_` call that would have
+    /// had to wait reports this too.
     Timeout,
     /// A value read from shared memory is impossible (the peer wrote garbage).
     /// The endpoint stays unusable afterwards; nothing out of bounds was read
@@ -35,7 +43,7 @@ pub enum Error {
     /// An argument is out of range (the text says which rule it broke).
     InvalidArgument(&'static str),
     /// The operating system refused a request.
-    Os(io::Error),
+    Os(Arc<io::Error>),
 }
 
 impl fmt::Display for Error {
@@ -58,18 +66,11 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Os(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+impl std::error::Error for Error {}
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
-        Error::Os(e)
+        Error::Os(Arc::new(e))
     }
 }
 
@@ -93,33 +94,12 @@ impl Error {
     pub fn from_io(e: &io::Error) -> Option<&Error> {
         e.get_ref().and_then(|inner| inner.downcast_ref::<Error>())
     }
-
-    /// A copy of the error, for reporting one failure again or to several
-    /// waiters (`io::Error` is not `Clone`: an `Os` error keeps its kind and
-    /// text, not its source chain).
-    #[must_use]
-    pub fn duplicate(&self) -> Error {
-        match self {
-            Error::Closed => Error::Closed,
-            Error::PeerDied => Error::PeerDied,
-            Error::Timeout => Error::Timeout,
-            Error::Corrupted(w) => Error::Corrupted(w),
-            Error::VersionMismatch { ours, theirs } => Error::VersionMismatch {
-                ours: *ours,
-                theirs: *theirs,
-            },
-            Error::AlreadyClaimed => Error::AlreadyClaimed,
-            Error::InvalidArgument(w) => Error::InvalidArgument(w),
-            Error::Os(e) => Error::Os(io::Error::new(e.kind(), e.to_string())),
-        }
-    }
 }
 
 impl From<Error> for io::Error {
+    /// An `io::Error` of the matching kind that carries this error (recover
+    /// it with [`Error::from_io`]).
     fn from(e: Error) -> Self {
-        match e {
-            Error::Os(e) => e,
-            other => io::Error::new(other.io_kind(), other),
-        }
+        io::Error::new(e.io_kind(), e)
     }
 }

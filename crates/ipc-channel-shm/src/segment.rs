@@ -2,59 +2,38 @@
 //! one process and opened by another from a short connection string.
 
 use crate::channel::{Reader, Writer};
-use crate::layout::{self, ChannelGeometry, ChannelHeader, SegmentHeader};
-use crate::sync::Ordering;
-#[cfg(not(any(loom, miri)))]
-use crate::sys;
-use crate::sys::{local, Slot};
+use crate::layout::{self, ChannelGeometry, ChannelHeader, SegmentHeader, AWAKE, STATE_CLOSED};
+use crate::sync::{fence, AtomicBool, AtomicU32, Ordering};
+use crate::sys::{
+    self, local, Backend, DeathWatch, Memory, OsDeathWatch, SharedMemory, Signal, Slot, WaitWord,
+};
 use crate::Error;
 use std::fmt;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-
-#[cfg_attr(any(loom, miri), allow(dead_code))]
-/// Prefix of every segment name; the rest is 20 random base-32 characters.
-const NAME_PREFIX: &str = "ipc-";
-#[cfg_attr(any(loom, miri), allow(dead_code))]
-const NAME_RANDOM_LEN: usize = 20;
-#[cfg_attr(any(loom, miri), allow(dead_code))]
-const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-
-/// The memory behind a segment.
-#[derive(Debug)]
-enum Memory {
-    #[cfg(not(any(loom, miri)))]
-    Os(sys::Mapping),
-    Heap(local::HeapMemory),
-}
-
-/// The partner of one sleep word.
-#[derive(Debug)]
-pub(crate) enum Signal {
-    #[cfg(not(any(loom, miri)))]
-    Os(sys::Signal),
-    Local(local::Signal),
-}
+use std::sync::{Arc, OnceLock};
 
 /// What every endpoint of a segment shares; the memory stays mapped until the
 /// last endpoint and the last `Segment` handle are gone.
 #[derive(Debug)]
 pub(crate) struct Shared {
     memory: Memory,
-    len: usize,
-    name: Option<String>,
+    /// The connection string (`None` for an in-process segment).
+    connection: Option<String>,
     creator: bool,
     locked: bool,
-    unlinked: AtomicBool,
+    withdrawn: AtomicBool,
     channels: Vec<ChannelGeometry>,
-    /// Two per channel: `[reader, writer]` sleep words.
+    /// Two per channel: `[reader, writer]` sleep words' partners.
     signals: Vec<[Signal; 2]>,
+    /// Two per channel, `[reader, writer]`: this handle claimed that end.
+    claimed: Vec<[AtomicBool; 2]>,
+    /// Two per channel, `[reader, writer]`: this process closed that end
+    /// with [`Segment::close`] (process-local: the peer cannot set it).
+    closed: Vec<[AtomicBool; 2]>,
     /// Set once the peer process was seen to exit (by the death watch).
     peer_gone: Arc<AtomicBool>,
-    /// Wakes this process's sleepers when the peer exits; started by the
-    /// first endpoint that sleeps once the peer is known.
-    #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
-    death_watch: std::sync::OnceLock<Option<sys::DeathWatch>>,
+    /// Wakes this process's sleepers when the peer exits; started once the
+    /// peer is known (`None`: not started, or no watch on this system).
+    death_watch: OnceLock<Option<OsDeathWatch>>,
 }
 
 // SAFETY: the raw memory is only touched through atomics and through copies
@@ -65,12 +44,37 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl Shared {
-    pub(crate) fn base(&self) -> *mut u8 {
-        match &self.memory {
-            #[cfg(not(any(loom, miri)))]
-            Memory::Os(m) => m.as_ptr(),
-            Memory::Heap(h) => h.as_ptr(),
+    fn new(
+        memory: Memory,
+        connection: Option<String>,
+        creator: bool,
+        channels: Vec<ChannelGeometry>,
+        signals: Vec<[Signal; 2]>,
+    ) -> Shared {
+        let locked = creator_or_opener_lock(&memory);
+        let n = channels.len();
+        let flags = || {
+            (0..n)
+                .map(|_| [AtomicBool::new(false), AtomicBool::new(false)])
+                .collect()
+        };
+        Shared {
+            memory,
+            connection,
+            creator,
+            locked,
+            withdrawn: AtomicBool::new(!creator),
+            channels,
+            signals,
+            claimed: flags(),
+            closed: flags(),
+            peer_gone: Arc::new(AtomicBool::new(false)),
+            death_watch: OnceLock::new(),
         }
+    }
+
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.memory.as_ptr()
     }
 
     /// Whether the death watch saw the peer process exit.
@@ -79,42 +83,59 @@ impl Shared {
         self.peer_gone.load(Ordering::SeqCst)
     }
 
-    /// Starts the death watch once the peer process is known (Linux; a
-    /// no-op elsewhere, after the first start, and for in-process segments).
-    /// Returns whether a watch runs.
-    pub(crate) fn watch_peer(&self) -> bool {
-        #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
-        {
-            if let Some(watch) = self.death_watch.get() {
-                return watch.is_some();
-            }
-            if !matches!(self.memory, Memory::Os(_)) {
-                return false;
-            }
-            let h = self.segment_header();
-            let pid = if self.creator {
-                h.opener_pid.load(Ordering::Acquire)
-            } else {
-                h.creator_pid.load(Ordering::Acquire)
-            };
-            if pid == 0 || pid == std::process::id() {
-                return false;
-            }
-            let words = (0..self.channels.len())
-                .flat_map(|c| {
-                    let ch = self.header(c);
-                    [
-                        &ch.reader_sleep as *const crate::sync::AtomicU32,
-                        &ch.writer_sleep as *const crate::sync::AtomicU32,
-                    ]
-                })
-                .collect();
-            self.death_watch
-                .get_or_init(|| sys::DeathWatch::start(pid, words, Arc::clone(&self.peer_gone)))
-                .is_some()
+    /// Whether this process closed its `slot` end of `channel` with
+    /// [`Segment::close`].
+    #[inline]
+    pub(crate) fn closed_here(&self, channel: usize, slot: Slot) -> bool {
+        self.closed[channel][slot.index()].load(Ordering::SeqCst)
+    }
+
+    /// The flag behind [`closed_here`](Shared::closed_here).
+    pub(crate) fn closed_flag(&self, channel: usize, slot: Slot) -> &AtomicBool {
+        &self.closed[channel][slot.index()]
+    }
+
+    /// The peer's process ID as the header records it (0: not yet known).
+    fn peer_pid(&self) -> u32 {
+        let h = self.segment_header();
+        if self.creator {
+            h.opener_pid.load(Ordering::Acquire)
+        } else {
+            h.creator_pid.load(Ordering::Acquire)
         }
-        #[cfg(not(all(not(any(loom, miri)), target_os = "linux")))]
-        false
+    }
+
+    /// Once the peer has attached: withdraws the memory (the creator's; see
+    /// [`Segment::withdraw`]) and starts the death watch (where the system
+    /// has one). Returns whether a watch runs.
+    pub(crate) fn watch_peer(&self) -> bool {
+        if let Some(watch) = self.death_watch.get() {
+            return watch.is_some();
+        }
+        let pid = self.peer_pid();
+        if pid == 0 || !self.peer_attached() {
+            return false;
+        }
+        let _ = self.withdraw();
+        if pid == std::process::id() || matches!(self.memory, Memory::Local(_)) {
+            return false;
+        }
+        let words = (0..self.channels.len())
+            .flat_map(|c| {
+                let ch = self.header(c);
+                [
+                    &ch.reader_sleep as *const AtomicU32,
+                    &ch.writer_sleep as *const AtomicU32,
+                ]
+            })
+            .collect();
+        self.death_watch
+            .get_or_init(|| OsDeathWatch::start(pid, words, Arc::clone(&self.peer_gone)))
+            .is_some()
+    }
+
+    fn peer_attached(&self) -> bool {
+        self.segment_header().attach_count.load(Ordering::Acquire) > 0
     }
 
     pub(crate) fn geometry(&self, channel: usize) -> ChannelGeometry {
@@ -122,10 +143,7 @@ impl Shared {
     }
 
     pub(crate) fn signal(&self, channel: usize, slot: Slot) -> &Signal {
-        &self.signals[channel][match slot {
-            Slot::Reader => 0,
-            Slot::Writer => 1,
-        }]
+        &self.signals[channel][slot.index()]
     }
 
     /// The control block of `channel`.
@@ -143,33 +161,77 @@ impl Shared {
         unsafe { &*self.base().cast::<SegmentHeader>() }
     }
 
-    fn unlink(&self) -> Result<(), Error> {
-        if let Some(_name) = &self.name {
-            if !self
-                .unlinked
-                .swap(true, std::sync::atomic::Ordering::AcqRel)
-            {
-                #[cfg(not(any(loom, miri)))]
-                match sys::unlink(_name) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-                    _ => {}
-                }
-            }
+    fn withdraw(&self) -> Result<(), Error> {
+        if !self.withdrawn.swap(true, Ordering::AcqRel) {
+            self.memory.withdraw()?;
         }
         Ok(())
+    }
+
+    /// Closes this process's ends of `channel` (see [`Segment::close`]).
+    fn close(&self, channel: usize) {
+        let h = self.header(channel);
+        for (slot, state, own_word, peer_word) in [
+            (
+                Slot::Reader,
+                &h.reader_state,
+                &h.reader_sleep,
+                &h.writer_sleep,
+            ),
+            (
+                Slot::Writer,
+                &h.writer_state,
+                &h.writer_sleep,
+                &h.reader_sleep,
+            ),
+        ] {
+            // Only ends claimed through this handle; the peer's are not ours.
+            if !self.claimed[channel][slot.index()].load(Ordering::SeqCst)
+                || self.closed_here(channel, slot)
+            {
+                continue;
+            }
+            self.closed[channel][slot.index()].store(true, Ordering::SeqCst);
+            state.fetch_or(STATE_CLOSED, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            // Wake our own end if it sleeps (it then sees the close), and the
+            // peer's, which then sees the closed bit.
+            if own_word.swap(AWAKE, Ordering::SeqCst) == layout::SLEEPING {
+                self.signal(channel, slot).wake(own_word);
+            }
+            let peer_slot = match slot {
+                Slot::Reader => Slot::Writer,
+                Slot::Writer => Slot::Reader,
+            };
+            if peer_word.swap(AWAKE, Ordering::SeqCst) == layout::SLEEPING {
+                self.signal(channel, peer_slot).wake(peer_word);
+            }
+        }
+    }
+}
+
+/// Locks the memory in RAM, or logs why it cannot.
+fn creator_or_opener_lock(memory: &Memory) -> bool {
+    if matches!(memory, Memory::Local(_)) {
+        return false;
+    }
+    match memory.lock() {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!(
+                "could not lock {} bytes of shared memory in RAM ({e}); page faults may reach the audio path",
+                memory.len()
+            );
+            false
+        }
     }
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // The watch thread touches the mapping: stop it first.
-        #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
-        drop(self.death_watch.take());
-        // The creator removes the name if the peer never attached (the
-        // opener removes it as soon as it has mapped the segment).
-        if self.creator {
-            let _ = self.unlink();
-        }
+        // The watch thread touches the mapping: stop (join) it first.
+        self.death_watch = OnceLock::new();
+        let _ = self.withdraw();
     }
 }
 
@@ -177,11 +239,16 @@ impl Drop for Shared {
 ///
 /// One process [`create`](Segment::create)s it and passes
 /// [`connection_string`](Segment::connection_string) to the other (on its
-/// command line, say), which [`open`](Segment::open)s it. Each side then
-/// claims the endpoints it uses with [`writer`](Segment::writer) and
-/// [`reader`](Segment::reader). The name disappears from the system
-/// namespace as soon as the peer has attached, so a crash of either side
-/// leaves nothing behind.
+/// command line or in its environment), which [`open`](Segment::open)s it.
+/// Each side then claims the endpoints it uses with
+/// [`writer`](Segment::writer) and [`reader`](Segment::reader).
+///
+/// The memory is never reachable by a name another user could see, and
+/// nothing of it outlives the two processes: on Linux it is an anonymous,
+/// sealed memory file that the peer opens through the creator's descriptor
+/// (which the creator closes once the peer has attached); on macOS a POSIX
+/// shared-memory name removed as soon as the peer attached; on Windows a
+/// pagefile-backed section whose name lives as long as its handles.
 ///
 /// `Segment` is a cheap handle: clones share the mapping, which lives until
 /// the last handle and endpoint are dropped.
@@ -193,12 +260,30 @@ pub struct Segment {
 impl fmt::Debug for Segment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Segment")
-            .field("name", &self.shared.name)
-            .field("len", &self.shared.len)
+            .field("connection", &self.shared.connection)
+            .field("len", &self.shared.memory.len())
             .field("channels", &self.shared.channels.len())
             .field("creator", &self.shared.creator)
             .finish()
     }
+}
+
+/// The sleep-word partners of every channel of a segment `name`.
+fn signals<W: WaitWord>(
+    name: &str,
+    channels: usize,
+    make: impl Fn(&str, usize, Slot) -> std::io::Result<W>,
+    wrap: impl Fn(W) -> Signal,
+) -> Result<Vec<[Signal; 2]>, Error> {
+    (0..channels)
+        .map(|i| {
+            Ok([
+                wrap(make(name, i, Slot::Reader)?),
+                wrap(make(name, i, Slot::Writer)?),
+            ])
+        })
+        .collect::<Result<Vec<_>, std::io::Error>>()
+        .map_err(Error::from)
 }
 
 impl Segment {
@@ -206,107 +291,98 @@ impl Segment {
     /// entry of `capacities` (ring sizes in bytes: powers of two from 64 bytes
     /// to 1 GiB).
     ///
-    /// The name is random (from the OS random source), created exclusively and
-    /// readable by this user only. The memory is pre-faulted and, where the
-    /// system allows, locked; a refused lock is logged, not an error
-    /// (see [`is_memory_locked`](Segment::is_memory_locked)).
+    /// The memory is private to this user and pre-faulted and, where the
+    /// system allows, locked; a refused lock is logged, not an error (see
+    /// [`is_memory_locked`](Segment::is_memory_locked)).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a bad capacity or channel count,
     /// [`Error::Os`] when the system refuses the segment.
-    #[cfg(not(any(loom, miri)))]
     pub fn create(capacities: &[usize]) -> Result<Segment, Error> {
+        Self::create_in::<sys::Os>(capacities, Memory::Os, Signal::Os)
+    }
+
+    fn create_in<B: Backend>(
+        capacities: &[usize],
+        wrap: impl FnOnce(B::Memory) -> Memory,
+        wrap_signal: fn(B::Signal) -> Signal,
+    ) -> Result<Segment, Error> {
         let (geometry, total) = layout::plan(capacities)?;
-        let (name, mapping) = create_named(total)?;
-        // SAFETY: the mapping is fresh, zeroed, exclusively ours, `total`
+        let (memory, name, connection) = sys::create_named::<B::Memory>(total)?;
+        // SAFETY: the memory is fresh, zeroed, exclusively ours, `total`
         // bytes long and page-aligned.
-        unsafe { layout::initialise(mapping.as_ptr(), total, &geometry, std::process::id()) };
-        let signals = (0..geometry.len())
-            .map(|i| {
-                Ok([
-                    Signal::Os(sys::Signal::create(&name, i, Slot::Reader)?),
-                    Signal::Os(sys::Signal::create(&name, i, Slot::Writer)?),
-                ])
-            })
-            .collect::<Result<Vec<_>, std::io::Error>>();
-        let signals = match signals {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = sys::unlink(&name);
-                return Err(e.into());
-            }
-        };
-        let locked = lock_memory(&mapping);
+        unsafe { layout::initialise(memory.as_ptr(), total, &geometry, std::process::id()) };
+        let signals = signals(&name, geometry.len(), B::Signal::create, wrap_signal)?;
         Ok(Segment {
-            shared: Arc::new(Shared {
-                len: total,
-                memory: Memory::Os(mapping),
-                name: Some(name),
-                creator: true,
-                locked,
-                unlinked: AtomicBool::new(false),
-                channels: geometry,
+            shared: Arc::new(Shared::new(
+                wrap(memory),
+                Some(connection),
+                true,
+                geometry,
                 signals,
-                peer_gone: Arc::new(AtomicBool::new(false)),
-                #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
-                death_watch: std::sync::OnceLock::new(),
-            }),
+            )),
         })
     }
 
     /// Opens the segment named by `connection` (from
     /// [`connection_string`](Segment::connection_string) in the creating
-    /// process), checks every header value, and removes the name from the
-    /// system namespace.
+    /// process) and checks every header value.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a malformed connection string,
     /// [`Error::Corrupted`] or [`Error::VersionMismatch`] for a segment whose
     /// headers do not hold, [`Error::AlreadyClaimed`] if another process has
-    /// opened it already, [`Error::Os`] when the segment does not exist or is
-    /// not private to this user.
-    #[cfg(not(any(loom, miri)))]
+    /// opened it already, [`Error::Os`] when the segment does not exist (any
+    /// more), is not private to this user, or could be resized by its
+    /// creator.
     pub fn open(connection: &str) -> Result<Segment, Error> {
-        if !is_valid_name(connection) {
+        if !sys::is_connection_string(connection) {
             return Err(Error::InvalidArgument("not a segment connection string"));
         }
-        let mapping = sys::Mapping::open(connection)?;
-        // Whatever the headers say, the name has served its purpose.
-        let _ = sys::unlink(connection);
+        Self::open_in::<sys::Os>(connection, Memory::Os, Signal::Os)
+    }
+
+    /// Opens a segment made by [`Segment::create_in_process_named`] in this
+    /// process, as another thread would open a shared one (tests, and
+    /// single-process use of the same code paths).
+    ///
+    /// # Errors
+    /// As for [`open`](Segment::open).
+    pub fn open_in_process(connection: &str) -> Result<Segment, Error> {
+        if !sys::is_name(connection) {
+            return Err(Error::InvalidArgument("not a segment connection string"));
+        }
+        Self::open_in::<local::Local>(connection, Memory::Local, Signal::Local)
+    }
+
+    fn open_in<B: Backend>(
+        connection: &str,
+        wrap: impl FnOnce(B::Memory) -> Memory,
+        wrap_signal: fn(B::Signal) -> Signal,
+    ) -> Result<Segment, Error> {
+        let (memory, name) = B::Memory::open(connection)?;
+        let memory = wrap(memory);
         // SAFETY: the mapping is page-aligned and `len` bytes long.
-        let geometry = unsafe { layout::validate(mapping.as_ptr(), mapping.len())? };
-        let signals = (0..geometry.len())
-            .map(|i| {
-                Ok([
-                    Signal::Os(sys::Signal::open(connection, i, Slot::Reader)?),
-                    Signal::Os(sys::Signal::open(connection, i, Slot::Writer)?),
-                ])
-            })
-            .collect::<Result<Vec<_>, std::io::Error>>()?;
-        let locked = lock_memory(&mapping);
+        let geometry = unsafe { layout::validate(memory.as_ptr(), memory.len())? };
+        let signals = signals(&name, geometry.len(), B::Signal::open, wrap_signal)?;
         let segment = Segment {
-            shared: Arc::new(Shared {
-                len: mapping.len(),
-                memory: Memory::Os(mapping),
-                name: Some(connection.to_owned()),
-                creator: false,
-                locked,
-                unlinked: AtomicBool::new(true),
-                channels: geometry,
+            shared: Arc::new(Shared::new(
+                memory,
+                Some(connection.to_owned()),
+                false,
+                geometry,
                 signals,
-                peer_gone: Arc::new(AtomicBool::new(false)),
-                #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
-                death_watch: std::sync::OnceLock::new(),
-            }),
+            )),
         };
-        // One peer per segment. On POSIX the name is already gone; on Windows,
-        // where a name lives as long as the creator's handle, this is what
-        // keeps a second opener out.
+        // One peer per segment. On Linux and macOS the memory cannot be
+        // opened again anyway once its creator saw us; on Windows, where a
+        // name lives as long as the creator's handle, this is what keeps a
+        // second opener out.
         let h = segment.shared.segment_header();
         h.attach_count
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
             .map_err(|_| Error::AlreadyClaimed)?;
-        h.opener_pid.store(std::process::id(), Ordering::Relaxed);
+        h.opener_pid.store(std::process::id(), Ordering::Release);
         Ok(segment)
     }
 
@@ -318,51 +394,49 @@ impl Segment {
     /// [`Error::InvalidArgument`] for a bad capacity or channel count.
     pub fn in_process(capacities: &[usize]) -> Result<Segment, Error> {
         let (geometry, total) = layout::plan(capacities)?;
-        let memory = local::HeapMemory::new(total);
+        let memory = local::HeapMemory::anonymous(total);
         // SAFETY: fresh zeroed heap memory of `total` bytes aligned to LINE.
         unsafe { layout::initialise(memory.as_ptr(), total, &geometry, std::process::id()) };
-        let signals = (0..geometry.len())
-            .map(|_| {
-                [
-                    Signal::Local(local::Signal::default()),
-                    Signal::Local(local::Signal::default()),
-                ]
-            })
-            .collect();
+        let signals = signals("", geometry.len(), local::Signal::create, Signal::Local)?;
         Ok(Segment {
-            shared: Arc::new(Shared {
-                len: total,
-                memory: Memory::Heap(memory),
-                name: None,
-                creator: true,
-                locked: false,
-                unlinked: AtomicBool::new(true),
-                channels: geometry,
+            shared: Arc::new(Shared::new(
+                Memory::Local(memory),
+                None,
+                true,
+                geometry,
                 signals,
-                peer_gone: Arc::new(AtomicBool::new(false)),
-                #[cfg(all(not(any(loom, miri)), target_os = "linux"))]
-                death_watch: std::sync::OnceLock::new(),
-            }),
+            )),
         })
+    }
+
+    /// Like [`in_process`](Segment::in_process), but with a connection
+    /// string that [`open_in_process`](Segment::open_in_process) accepts,
+    /// so that the other side goes through the opener's checks.
+    ///
+    /// # Errors
+    /// As for [`in_process`](Segment::in_process).
+    pub fn create_in_process_named(capacities: &[usize]) -> Result<Segment, Error> {
+        Self::create_in::<local::Local>(capacities, Memory::Local, Signal::Local)
     }
 
     /// Starts watching the peer process now rather than at the first sleep
     /// (Linux: one small thread per segment wakes this process's sleepers
-    /// the moment the peer exits; see `docs/ARCHITECTURE.md`). Call it once
-    /// the peer has opened the segment, from a thread that may allocate:
-    /// otherwise the first endpoint to sleep starts the watch, which could
-    /// be a real-time thread. Returns whether a watch runs (false on other
-    /// systems, before the peer attached, for in-process segments, and on
-    /// kernels without pidfd).
+    /// the moment the peer exits; see `docs/ARCHITECTURE.md`), and, on the
+    /// creating side, [`withdraw`](Segment::withdraw)s the memory. Call it
+    /// once the peer has opened the segment, from a thread that may
+    /// allocate: otherwise the first endpoint to sleep does this, which
+    /// could be a real-time thread. Returns whether a watch runs (false on
+    /// systems without one, before the peer attached, for in-process
+    /// segments, and on kernels without pidfd).
     pub fn watch_peer(&self) -> bool {
         self.shared.watch_peer()
     }
 
-    /// The string another process passes to [`Segment::open`]: at most 24
-    /// ASCII characters, safe on a command line. `None` for an
+    /// The string another process passes to [`Segment::open`]: ASCII, safe
+    /// on a command line and in an environment variable. `None` for an
     /// [`in_process`](Segment::in_process) segment.
     pub fn connection_string(&self) -> Option<&str> {
-        self.shared.name.as_deref()
+        self.shared.connection.as_deref()
     }
 
     /// Number of channels in the segment.
@@ -380,7 +454,7 @@ impl Segment {
 
     /// Size of the whole mapping in bytes.
     pub fn len(&self) -> usize {
-        self.shared.len
+        self.shared.memory.len()
     }
 
     /// Always false: a segment holds at least one channel.
@@ -393,14 +467,10 @@ impl Segment {
         self.shared.creator
     }
 
-    /// Whether another process has opened the segment (always false for the
-    /// opener's own view before it attached, and for in-process segments).
+    /// Whether another process (or, in process, another handle) has opened
+    /// the segment.
     pub fn peer_attached(&self) -> bool {
-        self.shared
-            .segment_header()
-            .attach_count
-            .load(Ordering::Acquire)
-            > 0
+        self.shared.peer_attached()
     }
 
     /// Whether the pages are locked in RAM (see [`Segment::create`]).
@@ -408,14 +478,43 @@ impl Segment {
         self.shared.locked
     }
 
-    /// Removes the name from the system namespace now (it is removed anyway
-    /// when the peer attaches or when the creator drops the segment). Other
-    /// processes can no longer open it; mappings stay valid.
+    /// The whole mapping: its first byte and its length. For the crate's
+    /// own tests, which play a peer that scribbles on the memory.
+    #[cfg(test)]
+    pub(crate) fn memory(&self) -> (*mut u8, usize) {
+        (self.shared.base(), self.shared.memory.len())
+    }
+
+    /// Makes the segment impossible to open from now on: the creator closes
+    /// the descriptor the peer opens (Linux) or removes the name (macOS).
+    /// Done anyway once the peer has attached (at [`watch_peer`] or the
+    /// first sleep) and when the creator drops the segment. Mappings stay
+    /// valid.
+    ///
+    /// [`watch_peer`]: Segment::watch_peer
     ///
     /// # Errors
     /// [`Error::Os`] if the system refuses.
-    pub fn unlink(&self) -> Result<(), Error> {
-        self.shared.unlink()
+    pub fn withdraw(&self) -> Result<(), Error> {
+        self.shared.withdraw()
+    }
+
+    /// Closes this process's ends of `channel`, from any thread, while the
+    /// endpoints may still be in use elsewhere: a [`Reader`] of it here
+    /// drains what was committed and then returns [`Error::Closed`] (a
+    /// sleeping one wakes at once); a [`Writer`] here returns `Closed` from
+    /// its next call; the peer sees the channel closed as if the endpoints
+    /// had been dropped. Bytes a writer had not committed are lost. Ends
+    /// not claimed by this process are left alone.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a channel out of range.
+    pub fn close(&self, channel: usize) -> Result<(), Error> {
+        if channel >= self.shared.channels.len() {
+            return Err(Error::InvalidArgument("channel index out of range"));
+        }
+        self.shared.close(channel);
+        Ok(())
     }
 
     /// Claims the writing end of `channel`.
@@ -455,67 +554,7 @@ impl Segment {
             )
             .map_err(|_| Error::AlreadyClaimed)?;
         pid.store(std::process::id(), Ordering::Release);
+        self.shared.claimed[channel][slot.index()].store(true, Ordering::SeqCst);
         Ok(())
     }
-
-    /// The raw mapping, for diagnostics and for tests that play a hostile
-    /// peer. Writing through it can only make this crate report
-    /// [`Error::Corrupted`]; it cannot make it misbehave.
-    #[doc(hidden)]
-    pub fn raw_memory(&self) -> (*mut u8, usize) {
-        (self.shared.base(), self.shared.len)
-    }
-}
-
-#[cfg(not(any(loom, miri)))]
-fn lock_memory(mapping: &sys::Mapping) -> bool {
-    match mapping.lock() {
-        Ok(()) => true,
-        Err(e) => {
-            log::warn!(
-                "could not lock {} bytes of shared memory in RAM ({e}); page faults may reach the audio path",
-                mapping.len()
-            );
-            false
-        }
-    }
-}
-
-/// Creates a mapping of `len` bytes under a fresh random name.
-#[cfg(not(any(loom, miri)))]
-pub(crate) fn create_named(len: usize) -> Result<(String, sys::Mapping), Error> {
-    // A collision of 100 random bits is not expected; retrying on
-    // `AlreadyExists` keeps even that from being an error.
-    let mut attempts = 0;
-    loop {
-        let name = random_name()?;
-        match sys::Mapping::create(&name, len) {
-            Ok(m) => return Ok((name, m)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 4 => {
-                attempts += 1
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-#[cfg(not(any(loom, miri)))]
-fn random_name() -> Result<String, Error> {
-    let mut bytes = [0u8; NAME_RANDOM_LEN];
-    getrandom::getrandom(&mut bytes).map_err(|e| Error::Os(e.into()))?;
-    let mut name = String::with_capacity(NAME_PREFIX.len() + NAME_RANDOM_LEN);
-    name.push_str(NAME_PREFIX);
-    name.extend(bytes.iter().map(|b| BASE32[usize::from(b & 31)] as char));
-    Ok(name)
-}
-
-/// Whether `s` has the shape of a name made by `random_name`: this keeps a
-/// connection string from naming anything else (a path, another object).
-#[cfg_attr(any(loom, miri), allow(dead_code))]
-pub(crate) fn is_valid_name(s: &str) -> bool {
-    s.len() == NAME_PREFIX.len() + NAME_RANDOM_LEN
-        && s.starts_with(NAME_PREFIX)
-        && s.bytes()
-            .skip(NAME_PREFIX.len())
-            .all(|b| BASE32.contains(&b))
 }

@@ -7,6 +7,25 @@ use std::fmt;
 
 /// Planar audio channels shared by host and plugin.
 ///
+/// The host makes them with [`RtCaller::attach_audio`](crate::RtCaller::attach_audio);
+/// the plugin finds them in its real-time handler.
+///
+/// # Examples
+///
+/// ```no_run
+/// # use ipc_link::AudioBuffers;
+/// // In the plugin's real-time handler: a gain of one half, channel by channel.
+/// fn process(audio: &mut AudioBuffers) {
+///     for ch in 0..audio.outputs().min(audio.inputs()) {
+///         let input: Vec<f32> = audio.input(ch).to_vec(); // (a real plugin would not allocate)
+///         for (out, x) in audio.output_mut(ch).iter_mut().zip(input) {
+///             *out = 0.5 * x;
+///         }
+///     }
+/// }
+/// # let _ = process;
+/// ```
+///
 /// The host fills the inputs, makes a real-time call, and reads the outputs
 /// the plugin wrote; the call orders the two sides' accesses. The samples are
 /// plain `f32`s that the peer could change at any time: a misbehaving plugin
@@ -34,7 +53,13 @@ fn bytes(inputs: usize, outputs: usize, frames: usize) -> Result<usize, LinkErro
         .and_then(|c| c.checked_mul(frames))
         .and_then(|s| s.checked_mul(std::mem::size_of::<f32>()))
         .filter(|&b| b > 0 && b <= ipc_channel_shm::MAX_CAPACITY)
-        .ok_or_else(|| LinkError::Remote("audio buffer size out of range".into()))
+        .ok_or(LinkError::InvalidArgument(
+            "audio buffers hold 1 byte to 1 GiB of samples",
+        ))
+}
+
+fn shared_memory(e: ipc_channel_shm::Error) -> LinkError {
+    LinkError::from_channel(e, crate::Waited::Message)
 }
 
 impl AudioBuffers {
@@ -44,7 +69,7 @@ impl AudioBuffers {
         outputs: usize,
         frames: usize,
     ) -> Result<AudioBuffers, LinkError> {
-        let region = Region::create(bytes(inputs, outputs, frames)?)?;
+        let region = Region::create(bytes(inputs, outputs, frames)?).map_err(shared_memory)?;
         Ok(AudioBuffers {
             region,
             inputs,
@@ -62,12 +87,11 @@ impl AudioBuffers {
         frames: usize,
     ) -> Result<AudioBuffers, LinkError> {
         let need = bytes(inputs, outputs, frames)?;
-        let region = Region::open(name)?;
+        let region = Region::open(name).map_err(shared_memory)?;
         if region.len() < need {
-            return Err(LinkError::Remote(format!(
-                "audio region holds {} bytes, {need} needed",
-                region.len()
-            )));
+            return Err(LinkError::InvalidArgument(
+                "the audio region is smaller than its channel counts say",
+            ));
         }
         Ok(AudioBuffers {
             region,
@@ -78,8 +102,13 @@ impl AudioBuffers {
     }
 
     /// The region's connection string.
-    pub(crate) fn name(&self) -> &str {
+    pub(crate) fn connection_string(&self) -> &str {
         self.region.connection_string().unwrap_or("")
+    }
+
+    /// Makes the region impossible to open from now on.
+    pub(crate) fn withdraw(&self) -> Result<(), LinkError> {
+        self.region.withdraw().map_err(shared_memory)
     }
 
     /// Input channels.

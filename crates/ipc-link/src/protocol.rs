@@ -9,7 +9,8 @@ pub const RESERVED_IDS: u32 = 0xFFFF_FF00;
 /// `b"ipc-link"` read as a little-endian `u64`.
 pub const LINK_MAGIC: u64 = u64::from_le_bytes(*b"ipc-link");
 /// Version of the link protocol (handshake, internal messages, channel plan).
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: error replies carry a kind; Linux segments are sealed memfds.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Sizes both sides must agree on, exchanged in the handshake.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,16 +76,32 @@ pub struct AttachAudio {
     pub frames: u32,
 }
 
-/// Plugin -> host: the answer to [`AttachAudio`] (empty on success).
+/// Plugin -> host: the answer to [`AttachAudio`] when the plugin mapped the
+/// buffers (a failure is an error reply).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attached;
+
+/// A request failed on the other side: what kind of failure (an
+/// [`ErrorKind`](crate::ErrorKind) number) and its description.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct Attached {
-    /// Empty when attached; otherwise why not.
-    pub error: String,
+pub struct RemoteError {
+    /// The [`ErrorKind`](crate::ErrorKind) of the failure on the answering
+    /// side ([`Rejected`](crate::ErrorKind::Rejected) for a handler's own
+    /// error reply).
+    pub kind: u32,
+    /// What went wrong.
+    pub message: String,
 }
 
-/// A request failed on the other side: the error text.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct RemoteError(pub String);
+impl RemoteError {
+    /// The error a requester sees for this answer.
+    pub fn into_error(self) -> crate::LinkError {
+        crate::LinkError::Remote {
+            kind: crate::ErrorKind::from_code(self.kind).unwrap_or(crate::ErrorKind::Remote),
+            message: self.message,
+        }
+    }
+}
 
 ipc_msgpack::message!(
     Hello = RESERVED_IDS,

@@ -2,13 +2,16 @@
 //! way, no allocation and no lock on either side.
 
 use crate::audio::AudioBuffers;
+use crate::error::Waited;
+use crate::main_link::{panic_message, remote_error};
 use crate::protocol::{AttachAudio, Attached, RemoteError};
-use crate::LinkError;
-use ipc_channel_shm::{Reader, Writer};
-use ipc_msgpack::{recv_with, send, Flags, Limits, Message};
+use crate::{LinkError, Stop};
+use ipc_channel_shm::{Deadline, Reader, Writer};
+use ipc_msgpack::{Flags, Limits, Message};
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
 
 /// The host's end of the real-time link. Owned by the audio thread.
 #[derive(Debug)]
@@ -17,8 +20,6 @@ pub struct RtCaller {
     reader: Reader,
     limits: Limits,
     sequence: u32,
-    /// Calls that timed out and whose replies may still come.
-    late: u32,
     audio: Option<AudioBuffers>,
 }
 
@@ -29,87 +30,133 @@ impl RtCaller {
             reader,
             limits,
             sequence: 0,
-            late: 0,
             audio: None,
         }
     }
 
-    /// Sends `request` and blocks until the plugin's reply, at most
-    /// `timeout`.
+    /// Sends `request` and blocks until the plugin's reply, which must be a
+    /// `Rep`; at most `timeout` in all, the send included (a plugin that
+    /// stopped reading cannot block the call on a full ring).
     ///
     /// Costs one wake-up of the plugin and one wait for its answer; nothing
-    /// is allocated or locked for messages of fixed-size fields. Each call
-    /// carries a new sequence number: a reply that comes too late for its
-    /// call is recognised and discarded by the next one, never mistaken for
-    /// its answer.
+    /// is allocated or locked for messages of fixed-size fields, and the
+    /// clock is read only if the call has to wait. Each call carries a new
+    /// sequence number: a reply that comes too late for its call is
+    /// recognised and discarded by a later one, never mistaken for its
+    /// answer.
     ///
     /// # Errors
-    /// [`LinkError::Timeout`] (the link stays usable), [`LinkError::PeerDied`],
-    /// [`LinkError::Closed`], [`LinkError::Remote`] if the plugin could not
-    /// decode the request, [`LinkError::Message`] for a malformed reply.
-    pub fn call<Req, Rep>(&mut self, request: &Req, timeout: Duration) -> Result<Rep, LinkError>
-    where
-        Req: Message + ?Sized,
-        Rep: DeserializeOwned,
-    {
-        self.call_seed(request, timeout, PhantomData::<Rep>)
-    }
-
-    /// Like [`call`](RtCaller::call), decoding the reply with a seed (e.g. into
-    /// a caller's buffer).
+    /// `Timeout(Waited::Reply)` (the link stays usable) or
+    /// `Timeout(Waited::Space)` (the request did not fit: the plugin does not
+    /// read), [`LinkError::PeerDied`], [`LinkError::Closed`],
+    /// [`LinkError::Remote`] if the plugin could not serve the request (its
+    /// handler panicked, the request did not decode),
+    /// [`LinkError::UnexpectedId`] for a reply of another type,
+    /// [`LinkError::Malformed`] for a reply that does not decode.
     ///
-    /// # Errors
-    /// As for [`call`](RtCaller::call).
-    pub fn call_seed<Req, S, V>(
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use ipc_link::{message, RtCaller};
+    /// # use std::time::Duration;
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Process { frames: u32 }
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Processed { frames: u32 }
+    /// message!(Process = 9, Processed = 10);
+    ///
+    /// fn period(rt: &mut RtCaller) {
+    ///     // One period of 256 frames at 48 kHz: 5.3 ms. A plugin that takes
+    ///     // longer costs one period of silence, never a freeze.
+    ///     match rt.call_timeout::<_, Processed>(&Process { frames: 256 }, Duration::from_millis(5)) {
+    ///         Ok(done) => assert_eq!(done.frames, 256),
+    ///         Err(_) => { /* output silence for this period */ }
+    ///     }
+    /// }
+    /// # let _ = period;
+    /// ```
+    pub fn call_timeout<Req, Rep>(
         &mut self,
         request: &Req,
         timeout: Duration,
+    ) -> Result<Rep, LinkError>
+    where
+        Req: Message + ?Sized,
+        Rep: Message + DeserializeOwned,
+    {
+        self.call_seed_timeout(request, Rep::ID, PhantomData::<Rep>, timeout)
+    }
+
+    /// Like [`call_timeout`](RtCaller::call_timeout), decoding the reply with
+    /// a seed (e.g. into a caller's buffer); the reply must carry
+    /// `reply_id`.
+    ///
+    /// # Errors
+    /// As for [`call_timeout`](RtCaller::call_timeout).
+    pub fn call_seed_timeout<Req, S, V>(
+        &mut self,
+        request: &Req,
+        reply_id: u32,
         seed: S,
+        timeout: Duration,
     ) -> Result<V, LinkError>
     where
         Req: Message + ?Sized,
         S: for<'de> DeserializeSeed<'de, Value = V>,
     {
+        // One deadline for the send and the reply; it reads the clock only
+        // if something has to wait.
+        let deadline = Deadline::after(timeout);
         self.sequence = self.sequence.wrapping_add(1).max(1);
-        send(&mut self.writer, request, self.sequence, Flags::REQUEST)?;
-        // Only after a timeout can a reply be late; until then the clock is
-        // not read (the wait itself reads it only if it has to sleep).
-        let deadline = (self.late > 0).then(|| Instant::now() + timeout);
+        ipc_msgpack::send_deadline(
+            &mut self.writer,
+            request,
+            self.sequence,
+            Flags::REQUEST,
+            &deadline,
+        )
+        .map_err(|e| LinkError::from_message(e, Waited::Space))?;
         let mut seed = Some(seed);
         loop {
-            let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
             let sequence = self.sequence;
-            let (late, seed) = (&mut self.late, &mut seed);
+            let seed = &mut seed;
             // `None`: the answer to an earlier call that timed out (skipped).
-            let answer = recv_with(
+            let answer = ipc_msgpack::recv_with_deadline(
                 &mut self.reader,
                 &self.limits,
-                Some(left),
+                &deadline,
                 |header, payload| {
                     if header.correlation != sequence {
-                        *late = late.saturating_sub(1);
                         return Ok(None);
                     }
                     // Failures inside the reply are the call's result, not
                     // a wait that timed out.
                     if header.flags.contains(Flags::ERROR) {
-                        return Ok(Some(match payload.decode() {
-                            Ok(RemoteError(text)) => Err(LinkError::Remote(text)),
-                            Err(e) => Err(e.into()),
+                        return Ok(Some(match payload.decode::<RemoteError>() {
+                            Ok(remote) => Err(remote.into_error()),
+                            Err(e) => Err(LinkError::from_message(e, Waited::Reply)),
                         }));
                     }
-                    let seed = seed.take().expect("one matching reply per call");
-                    Ok(Some(payload.decode_seed(seed).map_err(LinkError::from)))
+                    if header.id != reply_id {
+                        return Ok(Some(Err(LinkError::UnexpectedId {
+                            expected: reply_id,
+                            got: header.id,
+                        })));
+                    }
+                    let Some(seed) = seed.take() else {
+                        return Ok(None);
+                    };
+                    Ok(Some(
+                        payload
+                            .decode_seed(seed)
+                            .map_err(|e| LinkError::from_message(e, Waited::Reply)),
+                    ))
                 },
             );
             match answer {
                 Ok(Some(reply)) => return reply,
                 Ok(None) => {}
-                Err(ipc_msgpack::Error::Channel(ipc_channel_shm::Error::Timeout)) => {
-                    self.late = self.late.saturating_add(1);
-                    return Err(LinkError::Timeout);
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(LinkError::from_message(e, Waited::Reply)),
             }
         }
     }
@@ -119,8 +166,22 @@ impl RtCaller {
     /// Call again whenever the counts change; the old buffers are released.
     ///
     /// # Errors
-    /// As for [`call`](RtCaller::call); [`LinkError::Remote`] if the plugin
-    /// could not map them.
+    /// [`LinkError::InvalidArgument`] for counts out of range; as for
+    /// [`call_timeout`](RtCaller::call_timeout); [`LinkError::Remote`] if the
+    /// plugin could not map them.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use ipc_link::RtCaller;
+    /// # use std::time::Duration;
+    /// # fn f(rt: &mut RtCaller) -> Result<(), ipc_link::LinkError> {
+    /// rt.attach_audio(2, 2, 256, Duration::from_secs(1))?;
+    /// let audio = rt.audio_mut().expect("attached");
+    /// audio.input_mut(0).fill(0.25);
+    /// // ... a call, then read audio.output(0)
+    /// # Ok(()) }
+    /// ```
     pub fn attach_audio(
         &mut self,
         inputs: usize,
@@ -130,15 +191,14 @@ impl RtCaller {
     ) -> Result<(), LinkError> {
         let audio = AudioBuffers::create(inputs, outputs, frames)?;
         let request = AttachAudio {
-            region: audio.name().to_owned(),
+            region: audio.connection_string().to_owned(),
             inputs: inputs as u32,
             outputs: outputs as u32,
             frames: frames as u32,
         };
-        let Attached { error } = self.call(&request, timeout)?;
-        if !error.is_empty() {
-            return Err(LinkError::Remote(error));
-        }
+        let Attached = self.call_timeout(&request, timeout)?;
+        // The plugin has it mapped: nobody else may open it from now on.
+        audio.withdraw()?;
         self.audio = Some(audio);
         Ok(())
     }
@@ -181,20 +241,66 @@ impl RtServer {
         }
     }
 
-    /// Waits for one request (at most `timeout`; `None`: as long as it takes)
-    /// and answers it with `handler`'s result. Audio attachments from the
-    /// host are handled here too. Returns `false` on timeout.
+    /// Waits for one request, however long it takes, and answers it with
+    /// `handler`'s result. The request must be a `Req`: one of another ID is
+    /// answered with [`LinkError::UnexpectedId`], never decoded as `Req`.
+    /// Audio attachments from the host are handled here too. A handler that
+    /// panics is caught: the host's call gets an error, and so does this
+    /// call; the link stays usable.
     ///
     /// # Errors
-    /// [`LinkError::Closed`] once the host closed the link,
-    /// [`LinkError::PeerDied`] if it died.
-    pub fn serve_one<Req, Rep, F>(
-        &mut self,
-        timeout: Option<Duration>,
-        handler: F,
-    ) -> Result<bool, LinkError>
+    /// [`LinkError::Closed`] once the host closed the link or asked to quit,
+    /// [`LinkError::PeerDied`] if it died; for one request that could not
+    /// be served (the link stays usable): [`LinkError::UnexpectedId`],
+    /// [`LinkError::Malformed`], [`LinkError::HandlerPanicked`].
+    pub fn serve_one<Req, Rep, F>(&mut self, handler: F) -> Result<(), LinkError>
     where
-        Req: DeserializeOwned,
+        Req: Message + DeserializeOwned,
+        Rep: Message,
+        F: FnOnce(Req, Option<&mut AudioBuffers>) -> Rep,
+    {
+        self.serve_one_deadline(&Deadline::never(), handler)
+    }
+
+    /// Like [`serve_one`](RtServer::serve_one), without waiting for a request.
+    ///
+    /// # Errors
+    /// `Timeout(Waited::Message)` if none is there; otherwise as for
+    /// [`serve_one`](RtServer::serve_one).
+    pub fn try_serve_one<Req, Rep, F>(&mut self, handler: F) -> Result<(), LinkError>
+    where
+        Req: Message + DeserializeOwned,
+        Rep: Message,
+        F: FnOnce(Req, Option<&mut AudioBuffers>) -> Rep,
+    {
+        self.serve_one_deadline(&Deadline::now(), handler)
+    }
+
+    /// Like [`serve_one`](RtServer::serve_one), waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// `Timeout(Waited::Message)` if no request came in time; otherwise as
+    /// for [`serve_one`](RtServer::serve_one).
+    pub fn serve_one_timeout<Req, Rep, F>(
+        &mut self,
+        timeout: Duration,
+        handler: F,
+    ) -> Result<(), LinkError>
+    where
+        Req: Message + DeserializeOwned,
+        Rep: Message,
+        F: FnOnce(Req, Option<&mut AudioBuffers>) -> Rep,
+    {
+        self.serve_one_deadline(&Deadline::after(timeout), handler)
+    }
+
+    fn serve_one_deadline<Req, Rep, F>(
+        &mut self,
+        deadline: &Deadline,
+        handler: F,
+    ) -> Result<(), LinkError>
+    where
+        Req: Message + DeserializeOwned,
         Rep: Message,
         F: FnOnce(Req, Option<&mut AudioBuffers>) -> Rep,
     {
@@ -204,70 +310,119 @@ impl RtServer {
             limits,
             audio,
         } = self;
-        let served = recv_with(reader, limits, timeout, |header, payload| {
-            if header.id == AttachAudio::ID {
-                let attach: AttachAudio = payload.decode()?;
-                let error = match AudioBuffers::open(
-                    &attach.region,
-                    attach.inputs as usize,
-                    attach.outputs as usize,
-                    attach.frames as usize,
-                ) {
-                    Ok(buffers) => {
-                        *audio = Some(buffers);
-                        String::new()
-                    }
-                    Err(e) => e.to_string(),
-                };
-                return Ok(send(
-                    writer,
-                    &Attached { error },
-                    header.correlation,
-                    Flags::REPLY,
-                ));
-            }
-            // Failures from here on are the request's, not a wait that
-            // timed out.
-            Ok(match payload.decode::<Req>() {
-                Ok(request) => {
-                    let reply = handler(request, audio.as_mut());
-                    send(writer, &reply, header.correlation, Flags::REPLY)
-                }
-                Err(e) if e.stream_usable() => {
-                    let answer = RemoteError(e.to_string());
-                    send(
+        let served =
+            ipc_msgpack::recv_with_deadline(reader, limits, deadline, |header, payload| {
+                let answer = |writer: &mut Writer, error: LinkError| {
+                    let sent = ipc_msgpack::send(
                         writer,
-                        &answer,
+                        &remote_error(&error),
                         header.correlation,
                         Flags::REPLY | Flags::ERROR,
-                    )
+                    );
+                    Ok(sent.map(|()| Err(error)))
+                };
+                if header.id == AttachAudio::ID {
+                    let attach: AttachAudio = payload.decode()?;
+                    return match AudioBuffers::open(
+                        &attach.region,
+                        attach.inputs as usize,
+                        attach.outputs as usize,
+                        attach.frames as usize,
+                    ) {
+                        Ok(buffers) => {
+                            *audio = Some(buffers);
+                            Ok(ipc_msgpack::send(
+                                writer,
+                                &Attached,
+                                header.correlation,
+                                Flags::REPLY,
+                            )
+                            .map(Ok))
+                        }
+                        Err(e) => answer(writer, e),
+                    };
                 }
-                Err(e) => Err(e),
-            })
-        });
+                if header.id != Req::ID {
+                    let error = LinkError::UnexpectedId {
+                        expected: Req::ID,
+                        got: header.id,
+                    };
+                    return answer(writer, error);
+                }
+                // Failures from here on are the request's, not a wait that
+                // timed out.
+                let request = match payload.decode::<Req>() {
+                    Ok(request) => request,
+                    Err(e) if e.stream_usable() => {
+                        return answer(writer, LinkError::from_message(e, Waited::Message));
+                    }
+                    Err(e) => return Err(e),
+                };
+                // Catching costs nothing unless the handler panics.
+                match catch_unwind(AssertUnwindSafe(|| handler(request, audio.as_mut()))) {
+                    Ok(reply) => {
+                        Ok(
+                            ipc_msgpack::send(writer, &reply, header.correlation, Flags::REPLY)
+                                .map(Ok),
+                        )
+                    }
+                    Err(panic) => {
+                        let error = LinkError::HandlerPanicked {
+                            id: header.id,
+                            message: panic_message(&*panic),
+                        };
+                        log::error!("real-time link: {error}");
+                        answer(writer, error)
+                    }
+                }
+            });
         match served {
-            Ok(Ok(())) => Ok(true),
-            Ok(Err(e)) => Err(e.into()),
-            Err(ipc_msgpack::Error::Channel(ipc_channel_shm::Error::Timeout)) => Ok(false),
-            Err(e) => Err(e.into()),
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => Err(LinkError::from_message(e, Waited::Space)),
+            Err(e) => Err(LinkError::from_message(e, Waited::Message)),
         }
     }
 
-    /// Serves requests until the host closes the link (`Ok`) or dies.
+    /// Serves requests until the host asks to quit or closes the link
+    /// ([`Stop::Quit`]), or goes away ([`Stop::HostGone`]). A request that
+    /// cannot be served is answered with its error and logged; serving
+    /// goes on.
     ///
-    /// # Errors
-    /// [`LinkError::PeerDied`], or a broken stream.
-    pub fn serve<Req, Rep, F>(&mut self, mut handler: F) -> Result<(), LinkError>
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use ipc_link::{message, Plugin, Stop};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct Process { frames: u32 }
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct Processed { frames: u32 }
+    /// # message!(Process = 9, Processed = 10);
+    /// # fn f(mut plugin: Plugin) {
+    /// let mut rt = plugin.take_rt().expect("first take");
+    /// let audio_thread = std::thread::spawn(move || {
+    ///     let _ = ipc_link::promote_current_thread(80); // or tell the user why not
+    ///     rt.serve(|req: Process, audio| {
+    ///         if let Some(audio) = audio {
+    ///             let (inputs, outputs) = audio.planar_mut();
+    ///             outputs.copy_from_slice(&inputs[..outputs.len()]);
+    ///         }
+    ///         Processed { frames: req.frames }
+    ///     })
+    /// });
+    /// // Joining is safe: a Quit from the host ends `serve`.
+    /// assert!(matches!(audio_thread.join().unwrap(), Stop::Quit));
+    /// # }
+    /// ```
+    pub fn serve<Req, Rep, F>(&mut self, mut handler: F) -> Stop
     where
-        Req: DeserializeOwned,
+        Req: Message + DeserializeOwned,
         Rep: Message,
         F: FnMut(Req, Option<&mut AudioBuffers>) -> Rep,
     {
         loop {
-            match self.serve_one(None, &mut handler) {
-                Ok(_) => {}
-                Err(LinkError::Closed) => return Ok(()),
-                Err(e) => return Err(e),
+            match self.serve_one(&mut handler) {
+                Ok(()) => {}
+                Err(LinkError::Closed) => return Stop::Quit,
+                Err(e) if e.is_disconnect() => return Stop::HostGone(e),
+                Err(e) => log::warn!("real-time link: {e}"),
             }
         }
     }
@@ -281,13 +436,5 @@ impl RtServer {
     pub fn set_spin(&mut self, spin: Duration) {
         self.reader.set_spin(spin);
         self.writer.set_spin(spin);
-    }
-
-    /// Same as [`promote_current_thread`](crate::promote_current_thread).
-    ///
-    /// # Errors
-    /// As for [`promote_current_thread`](crate::promote_current_thread).
-    pub fn promote_current_thread(priority: u8) -> Result<(), LinkError> {
-        crate::promote_current_thread(priority)
     }
 }

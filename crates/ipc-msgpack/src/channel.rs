@@ -1,18 +1,48 @@
 //! Messages over a Layer I channel: encoded straight into the ring, decoded
 //! straight out of it.
+//!
+//! Every function that may wait comes in three forms, as in Layer I: `x`
+//! waits as long as it takes (and still reports a closed or dead peer),
+//! `try_x` never waits for a message to begin, `x_timeout(d)` waits at most
+//! `d` for all of it. Once an envelope has arrived, the rest of its message
+//! must arrive within [`Limits::payload_timeout`] as well, whatever the
+//! form: a peer that stops in the middle of a message cannot hold a
+//! receiver for longer.
 
 use crate::envelope::{Flags, Header, HEADER_LEN};
 use crate::source::{ReadSource, SliceSource, SplitSource};
 use crate::{decode_from, finish, Error, Limits, Message};
-use ipc_channel_shm::{Peek, Reader, Writer};
+use ipc_channel_shm::{Deadline, Error as ChannelError, Peek, Reader, Writer};
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use std::io;
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// The deadline for the rest of a message whose envelope has arrived: the
+/// call's own (a `try_` call's "now" does not apply any more: the message
+/// has begun), and at most [`Limits::payload_timeout`] from now.
+fn rest_of_message(deadline: &Deadline, limits: &Limits) -> Deadline {
+    if deadline.is_now() {
+        Deadline::never().within(limits.payload_timeout)
+    } else {
+        deadline.within(limits.payload_timeout)
+    }
+}
+
+/// Waits for at least `min` readable bytes until `deadline`.
+#[inline]
+fn peek<'r>(
+    reader: &'r mut Reader,
+    min: usize,
+    deadline: &Deadline,
+) -> Result<Peek<'r>, ChannelError> {
+    reader.peek_deadline(min, deadline)
+}
 
 /// Encodes `msg` with its envelope into the ring and commits it: the reader
-/// is woken once (if it sleeps), whatever the size of the message. A message
-/// larger than the ring streams through it.
+/// is woken once (if it sleeps), whatever the size of the message. Waits for
+/// space as long as needed; a message larger than the ring streams through
+/// it.
 ///
 /// # Errors
 /// [`Error::Encode`] if the value cannot be serialised (nothing was written),
@@ -24,72 +54,186 @@ pub fn send<M: Message + ?Sized>(
     correlation: u32,
     flags: Flags,
 ) -> Result<(), Error> {
-    crate::encode::write_to_channel(writer, msg, correlation, flags)?;
+    send_deadline(writer, msg, correlation, flags, &Deadline::never())
+}
+
+/// Like [`send`], without waiting for space.
+///
+/// # Errors
+/// `Error::Channel(Timeout)` if the message does not fit in the free space
+/// now (nothing was written); otherwise as for [`send`].
+#[inline]
+pub fn try_send<M: Message + ?Sized>(
+    writer: &mut Writer,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+) -> Result<(), Error> {
+    send_deadline(writer, msg, correlation, flags, &Deadline::now())
+}
+
+/// Like [`send`], waiting for space at most `timeout`.
+///
+/// A message that fits in the ring is written only once there is room for
+/// all of it, so a timeout leaves nothing behind and the channel usable. A
+/// message larger than the ring must stream: if the reader stops taking it
+/// partway, the message is cut, and the writer is closed (the reader sees
+/// the stream end inside a message) so that nothing else can be mistaken
+/// for its rest.
+///
+/// # Errors
+/// `Error::Channel(Timeout)` when the deadline passes; otherwise as for
+/// [`send`].
+#[inline]
+pub fn send_timeout<M: Message + ?Sized>(
+    writer: &mut Writer,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+    timeout: Duration,
+) -> Result<(), Error> {
+    send_deadline(writer, msg, correlation, flags, &Deadline::after(timeout))
+}
+
+/// Like [`send_timeout`], waiting until `deadline` (which may span this
+/// send and the wait for its reply).
+///
+/// # Errors
+/// As for [`send_timeout`].
+#[inline]
+pub fn send_deadline<M: Message + ?Sized>(
+    writer: &mut Writer,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    crate::encode::write_to_channel(writer, msg, correlation, flags, deadline)?;
     writer.commit()?;
     Ok(())
 }
 
-/// Reads the next envelope, waiting at most `timeout` (`None`: as long as
-/// it takes; the channel still reports a dead or closed peer). A timeout
-/// consumes nothing.
+/// `io::Write` over a channel writer with an overall deadline.
+pub(crate) struct TimedWriter<'a> {
+    pub(crate) writer: &'a mut Writer,
+    pub(crate) deadline: &'a Deadline,
+}
+
+impl io::Write for TimedWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer
+            .append_deadline(buf, self.deadline)
+            .map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads the next envelope, waiting as long as it takes. Its payload must
+/// be read next, with [`recv_payload`] (or [`skip`]).
 ///
 /// # Errors
-/// [`Error::Channel`] (including `Timeout` and `Closed`), [`Error::Framing`],
-/// or [`Error::TooLarge`] after skipping the oversized payload.
+/// [`Error::Channel`] (`Closed` at the end of the stream, `PeerDied`),
+/// [`Error::Framing`], or [`Error::TooLarge`] after skipping the oversized
+/// payload.
 #[inline]
-pub fn recv_header(
+pub fn recv_header(reader: &mut Reader, limits: &Limits) -> Result<Header, Error> {
+    recv_header_deadline(reader, limits, &Deadline::never())
+}
+
+/// Like [`recv_header`], without waiting.
+///
+/// # Errors
+/// `Error::Channel(Timeout)` if no envelope is there (nothing consumed).
+#[inline]
+pub fn try_recv_header(reader: &mut Reader, limits: &Limits) -> Result<Header, Error> {
+    recv_header_deadline(reader, limits, &Deadline::now())
+}
+
+/// Like [`recv_header`], waiting at most `timeout` for the envelope; a
+/// timeout consumes nothing. (An oversized message is skipped within the
+/// payload bound.)
+///
+/// # Errors
+/// `Error::Channel(Timeout)`, or as for [`recv_header`].
+#[inline]
+pub fn recv_header_timeout(
     reader: &mut Reader,
     limits: &Limits,
-    timeout: Option<Duration>,
+    timeout: Duration,
 ) -> Result<Header, Error> {
-    let peek = wait_envelope(reader, timeout)?;
-    let b = envelope_bytes(&peek);
+    recv_header_deadline(reader, limits, &Deadline::after(timeout))
+}
+
+/// Like [`recv_header_timeout`], waiting until `deadline`.
+///
+/// # Errors
+/// As for [`recv_header_timeout`].
+#[inline]
+pub fn recv_header_deadline(
+    reader: &mut Reader,
+    limits: &Limits,
+    deadline: &Deadline,
+) -> Result<Header, Error> {
+    let peek = peek(reader, HEADER_LEN, deadline)?;
+    let Some(b) = envelope_bytes(&peek) else {
+        let n = peek.len();
+        peek.consume(n);
+        return Err(ended_inside_a_message(reader));
+    };
     // The payload follows at once: its consume hands both back together.
     peek.consume_deferred(HEADER_LEN);
-    Header::parse(&b, limits.max_message).map_err(|e| skip_if_too_large(reader, e))
+    Header::parse(&b, limits.max_message)
+        .map_err(|e| skip_if_too_large(reader, e, limits, deadline))
 }
 
-/// Waits for an envelope's worth of bytes.
+/// The 16 envelope bytes at the front of `peek`, across the wrap if need be;
+/// `None` if fewer arrived (the stream ended inside the envelope).
 #[inline]
-fn wait_envelope(reader: &mut Reader, timeout: Option<Duration>) -> Result<Peek<'_>, Error> {
-    Ok(match timeout {
-        Some(t) => reader.peek_wait_timeout(HEADER_LEN, t)?,
-        None => reader.peek_wait(HEADER_LEN)?,
-    })
-}
-
-/// The 16 envelope bytes at the front of `peek`, across the wrap if need be.
-#[inline]
-fn envelope_bytes(peek: &Peek<'_>) -> [u8; HEADER_LEN] {
+fn envelope_bytes(peek: &Peek<'_>) -> Option<[u8; HEADER_LEN]> {
     let (first, second) = peek.as_slices();
-    match first.first_chunk::<HEADER_LEN>() {
-        Some(whole) => *whole,
-        None => {
-            let mut b = [0u8; HEADER_LEN];
-            b[..first.len()].copy_from_slice(first);
-            b[first.len()..].copy_from_slice(&second[..HEADER_LEN - first.len()]);
-            b
+    if let Some(whole) = first.first_chunk::<HEADER_LEN>() {
+        return Some(*whole);
+    }
+    let rest = second.get(..HEADER_LEN.checked_sub(first.len())?)?;
+    let mut b = [0u8; HEADER_LEN];
+    b[..first.len()].copy_from_slice(first);
+    b[first.len()..].copy_from_slice(rest);
+    Some(b)
+}
+
+/// The stream ended inside a message (the peer closed or died partway, and
+/// what arrived has been consumed): why it ended.
+#[cold]
+fn ended_inside_a_message(reader: &mut Reader) -> Error {
+    match reader.try_peek(1) {
+        Err(e @ (ChannelError::Closed | ChannelError::PeerDied | ChannelError::Corrupted(_))) => {
+            Error::Channel(e)
         }
+        _ => Error::Framing("the stream ended inside a message"),
     }
 }
 
 /// An envelope refused by [`Header::parse`]: an oversized payload is
 /// skipped (its envelope already consumed) so that the stream goes on.
 #[cold]
-fn skip_if_too_large(reader: &mut Reader, e: Error) -> Error {
+fn skip_if_too_large(reader: &mut Reader, e: Error, limits: &Limits, deadline: &Deadline) -> Error {
     match e {
-        Error::TooLarge { id, len, max } => match skip_bytes(reader, len as usize) {
-            Ok(()) => Error::TooLarge { id, len, max },
-            Err(e) => e,
-        },
+        Error::TooLarge { id, len, max } => {
+            match skip_bytes(reader, len as usize, &rest_of_message(deadline, limits)) {
+                Ok(()) => Error::TooLarge { id, len, max },
+                Err(e) => e,
+            }
+        }
         other => other,
     }
 }
 
 /// Receives the next message whole and hands its envelope and payload to
 /// `f`, which decodes the payload (or not: an undecoded payload is
-/// skipped). Waits at most `timeout` for the envelope (`None`: as long as it
-/// takes); a timeout consumes nothing.
+/// skipped). Waits as long as it takes for the envelope.
 ///
 /// When the whole message is already in the ring, which is the rule for
 /// messages sent with [`send`] into a ring with room, envelope and payload
@@ -104,23 +248,72 @@ fn skip_if_too_large(reader: &mut Reader, e: Error) -> Error {
 pub fn recv_with<R>(
     reader: &mut Reader,
     limits: &Limits,
-    timeout: Option<Duration>,
     f: impl FnOnce(&Header, Payload<'_>) -> Result<R, Error>,
 ) -> Result<R, Error> {
-    let peek = wait_envelope(reader, timeout)?;
-    let b = envelope_bytes(&peek);
+    recv_with_deadline(reader, limits, &Deadline::never(), f)
+}
+
+/// Like [`recv_with`], without waiting for a message to begin.
+///
+/// # Errors
+/// `Error::Channel(Timeout)` if no envelope is there (nothing consumed);
+/// otherwise as for [`recv_with`].
+#[inline]
+pub fn try_recv_with<R>(
+    reader: &mut Reader,
+    limits: &Limits,
+    f: impl FnOnce(&Header, Payload<'_>) -> Result<R, Error>,
+) -> Result<R, Error> {
+    recv_with_deadline(reader, limits, &Deadline::now(), f)
+}
+
+/// Like [`recv_with`], waiting at most `timeout` for the whole message. A
+/// timeout before the envelope arrived consumes nothing; one while its
+/// payload is still arriving breaks the stream (`Error::Channel(Timeout)`,
+/// [`Error::stream_usable`] false).
+///
+/// # Errors
+/// As for [`recv_with`].
+#[inline]
+pub fn recv_with_timeout<R>(
+    reader: &mut Reader,
+    limits: &Limits,
+    timeout: Duration,
+    f: impl FnOnce(&Header, Payload<'_>) -> Result<R, Error>,
+) -> Result<R, Error> {
+    recv_with_deadline(reader, limits, &Deadline::after(timeout), f)
+}
+
+/// Like [`recv_with_timeout`], waiting until `deadline` (which may have
+/// started with the send of a request this message answers).
+///
+/// # Errors
+/// As for [`recv_with`].
+#[inline]
+pub fn recv_with_deadline<R>(
+    reader: &mut Reader,
+    limits: &Limits,
+    deadline: &Deadline,
+    f: impl FnOnce(&Header, Payload<'_>) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let peek = peek(reader, HEADER_LEN, deadline)?;
+    let Some(b) = envelope_bytes(&peek) else {
+        let n = peek.len();
+        peek.consume(n);
+        return Err(ended_inside_a_message(reader));
+    };
     let header = match Header::parse(&b, limits.max_message) {
         Ok(h) => h,
         Err(e) => {
             peek.consume_deferred(HEADER_LEN);
-            return Err(skip_if_too_large(reader, e));
+            return Err(skip_if_too_large(reader, e, limits, deadline));
         }
     };
-    let (first, second) = peek.as_slices();
     let len = header.len as usize;
-    let total = HEADER_LEN + len;
+    let total = HEADER_LEN.saturating_add(len);
     if peek.len() >= total {
         // The whole message is here: decode it where it lies.
+        let (first, second) = peek.as_slices();
         let (a, b) = if first.len() >= total {
             (&first[HEADER_LEN..total], &[][..])
         } else if first.len() >= HEADER_LEN {
@@ -139,13 +332,15 @@ pub fn recv_with<R>(
         return result;
     }
     // The rest is still coming (or larger than the ring): read it as it
-    // arrives.
+    // arrives, within the payload's own bound.
     peek.consume_deferred(HEADER_LEN);
+    let deadline = rest_of_message(deadline, limits);
     let mut decoded = false;
     let payload = Payload {
         kind: Kind::Stream {
             reader: &mut *reader,
             header,
+            deadline: &deadline,
             decoded: &mut decoded,
         },
         id: header.id,
@@ -153,7 +348,7 @@ pub fn recv_with<R>(
     };
     let result = f(&header, payload);
     if !decoded {
-        skip(reader, &header)?;
+        skip_bytes(reader, len, &deadline)?;
     }
     result
 }
@@ -174,6 +369,7 @@ enum Kind<'a> {
     Stream {
         reader: &'a mut Reader,
         header: Header,
+        deadline: &'a Deadline,
         decoded: &'a mut bool,
     },
 }
@@ -206,18 +402,34 @@ impl Payload<'_> {
             Kind::Stream {
                 reader,
                 header,
+                deadline,
                 decoded,
             } => {
                 *decoded = true;
-                recv_payload_seed(reader, &header, self.limits, seed)
+                payload_within(reader, &header, self.limits, seed, deadline)
             }
         }
+    }
+
+    /// The payload's length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.kind {
+            Kind::Ring(a, b) => a.len() + b.len(),
+            Kind::Stream { header, .. } => header.len as usize,
+        }
+    }
+
+    /// Whether the payload is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 /// Decodes the payload announced by `header` as a `T`. The whole payload is
 /// consumed whatever happens, so a malformed one leaves the stream at the
-/// next envelope.
+/// next envelope. Waits at most [`Limits::payload_timeout`] for it.
 ///
 /// # Errors
 /// [`Error::Malformed`] naming the message ID, or [`Error::Channel`].
@@ -245,14 +457,29 @@ pub fn recv_payload_seed<S, V>(
 where
     S: for<'de> DeserializeSeed<'de, Value = V>,
 {
+    let deadline = Deadline::never().within(limits.payload_timeout);
+    payload_within(reader, header, limits, seed, &deadline)
+}
+
+fn payload_within<S, V>(
+    reader: &mut Reader,
+    header: &Header,
+    limits: &Limits,
+    seed: S,
+    deadline: &Deadline,
+) -> Result<V, Error>
+where
+    S: for<'de> DeserializeSeed<'de, Value = V>,
+{
     let len = header.len as usize;
     if len <= reader.capacity() {
         // The whole payload fits in the ring: decode it in place.
-        let deadline = limits.payload_timeout;
-        let peek = match deadline {
-            Some(t) => reader.peek_wait_timeout(len, t)?,
-            None => reader.peek_wait(len)?,
-        };
+        let peek = peek(reader, len, deadline)?;
+        if peek.len() < len {
+            let n = peek.len();
+            peek.consume(n);
+            return Err(ended_inside_a_message(reader));
+        }
         let (a, b) = peek.as_slices();
         let result = if a.len() >= len {
             decode_from(&mut SliceSource::new(&a[..len]), seed, header.id, limits)
@@ -268,26 +495,29 @@ where
         result
     } else {
         // Larger than the ring: stream it.
-        let deadline = limits.payload_timeout.map(|t| Instant::now() + t);
-        let mut src = ReadSource::new(Timed { reader, deadline }, len);
+        let mut src = ReadSource::new(TimedReader { reader, deadline }, len);
         let result = decode_from(&mut src, seed, header.id, limits);
         finish(result, || src.drain())
     }
 }
 
 /// Consumes the payload announced by `header` without decoding it (an ID
-/// nobody handles).
+/// nobody handles), waiting at most [`Limits::payload_timeout`] for it.
 ///
 /// # Errors
-/// [`Error::Channel`].
+/// [`Error::Channel`], or [`Error::Framing`] if the stream ends first.
 #[inline]
-pub fn skip(reader: &mut Reader, header: &Header) -> Result<(), Error> {
-    skip_bytes(reader, header.len as usize)
+pub fn skip(reader: &mut Reader, header: &Header, limits: &Limits) -> Result<(), Error> {
+    skip_bytes(
+        reader,
+        header.len as usize,
+        &Deadline::never().within(limits.payload_timeout),
+    )
 }
 
-fn skip_bytes(reader: &mut Reader, mut len: usize) -> Result<(), Error> {
+fn skip_bytes(reader: &mut Reader, mut len: usize, deadline: &Deadline) -> Result<(), Error> {
     while len > 0 {
-        let peek = reader.peek_wait(1)?;
+        let peek = peek(reader, 1, deadline)?;
         let n = peek.len().min(len);
         peek.consume(n);
         len -= n;
@@ -295,45 +525,78 @@ fn skip_bytes(reader: &mut Reader, mut len: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Receives the next message, which must be an `M`.
+/// Receives the next message, which must be an `M`, waiting as long as it
+/// takes.
 ///
 /// # Errors
-/// [`Error::Unexpected`] (payload skipped) if another ID arrived; otherwise
-/// as [`recv_header`] and [`recv_payload`].
+/// [`Error::UnexpectedId`] (payload skipped) if another ID arrived; otherwise
+/// as [`recv_with`].
 pub fn recv<M: Message + DeserializeOwned>(
     reader: &mut Reader,
     limits: &Limits,
-    timeout: Option<Duration>,
 ) -> Result<(Header, M), Error> {
-    recv_with(reader, limits, timeout, |header, payload| {
-        if header.id != M::ID {
-            return Err(Error::Unexpected {
-                expected: M::ID,
-                got: *header,
-            });
-        }
-        Ok((*header, payload.decode()?))
-    })
+    recv_with(reader, limits, expect::<M>)
+}
+
+/// Like [`recv`], without waiting for a message to begin.
+///
+/// # Errors
+/// As for [`try_recv_with`] and [`recv`].
+pub fn try_recv<M: Message + DeserializeOwned>(
+    reader: &mut Reader,
+    limits: &Limits,
+) -> Result<(Header, M), Error> {
+    try_recv_with(reader, limits, expect::<M>)
+}
+
+/// Like [`recv`], waiting at most `timeout`.
+///
+/// # Errors
+/// As for [`recv_with_timeout`] and [`recv`].
+pub fn recv_timeout<M: Message + DeserializeOwned>(
+    reader: &mut Reader,
+    limits: &Limits,
+    timeout: Duration,
+) -> Result<(Header, M), Error> {
+    recv_with_timeout(reader, limits, timeout, expect::<M>)
+}
+
+/// Like [`recv_timeout`], waiting until `deadline`.
+///
+/// # Errors
+/// As for [`recv_timeout`].
+pub fn recv_deadline<M: Message + DeserializeOwned>(
+    reader: &mut Reader,
+    limits: &Limits,
+    deadline: &Deadline,
+) -> Result<(Header, M), Error> {
+    recv_with_deadline(reader, limits, deadline, expect::<M>)
+}
+
+fn expect<M: Message + DeserializeOwned>(
+    header: &Header,
+    payload: Payload<'_>,
+) -> Result<(Header, M), Error> {
+    if header.id != M::ID {
+        return Err(Error::UnexpectedId {
+            expected: M::ID,
+            got: *header,
+        });
+    }
+    Ok((*header, payload.decode()?))
 }
 
 /// `io::Read` over a channel reader with an overall deadline.
-struct Timed<'a> {
+struct TimedReader<'a> {
     reader: &'a mut Reader,
-    deadline: Option<Instant>,
+    deadline: &'a Deadline,
 }
 
-impl io::Read for Timed<'_> {
+impl io::Read for TimedReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let r = match self.deadline {
-            None => self.reader.read_into(buf),
-            Some(d) => self
-                .reader
-                .read_into_timeout(buf, d.saturating_duration_since(Instant::now())),
-        };
-        match r {
-            Ok(n) => Ok(n),
-            Err(ipc_channel_shm::Error::Closed) => Ok(0),
-            Err(e) => Err(e.into()),
-        }
+        let r = self.reader.read_into_deadline(buf, self.deadline);
+        // The end of the stream inside a payload is an error (`Closed`),
+        // not the end of the payload.
+        r.map_err(io::Error::from)
     }
 }

@@ -121,8 +121,7 @@ impl<'a, 'de, S: Source<'de>> Deserializer<'a, S> {
                 .map_err(|_| DeError::Invalid("string is not UTF-8".into()))?;
             return visitor.visit_borrowed_str(s);
         }
-        let mut buf = vec![0u8; len];
-        self.src.read_exact(&mut buf)?;
+        let buf = self.src.read_vec(len)?;
         let s =
             String::from_utf8(buf).map_err(|_| DeError::Invalid("string is not UTF-8".into()))?;
         visitor.visit_string(s)
@@ -133,9 +132,7 @@ impl<'a, 'de, S: Source<'de>> Deserializer<'a, S> {
         if let Some(bytes) = self.src.borrow(len) {
             return visitor.visit_borrowed_bytes(bytes);
         }
-        let mut buf = vec![0u8; len];
-        self.src.read_exact(&mut buf)?;
-        visitor.visit_byte_buf(buf)
+        visitor.visit_byte_buf(self.src.read_vec(len)?)
     }
 
     fn visit_array<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
@@ -247,7 +244,9 @@ impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Deserializer<'_, S> {
             self.src.read_u8()?;
             visitor.visit_none()
         } else {
-            visitor.visit_some(self)
+            // `Some(x)` is `x` on the wire: no byte is consumed for this
+            // level, so only the depth limit stops `Option<Box<Self>>`.
+            self.nest(|de| visitor.visit_some(de))
         }
     }
 
@@ -272,7 +271,8 @@ impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Deserializer<'_, S> {
         _name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
-        visitor.visit_newtype_struct(self)
+        // As for `Some`: a level that consumes no input counts as one.
+        self.nest(|de| visitor.visit_newtype_struct(de))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(

@@ -4,6 +4,7 @@
 //! payload, before the commit); otherwise the value is first serialised into a
 //! byte counter (no memory written) to learn the length, then written.
 
+use crate::channel::TimedWriter;
 use crate::envelope::{Flags, Header};
 use crate::{Error, Message};
 use serde::Serialize;
@@ -135,60 +136,94 @@ impl io::Write for InPlace<'_> {
 /// Smallest free space worth trying the one-pass encoding in.
 const ONE_PASS_MIN: usize = 64;
 
-/// Writes `msg` into a channel. When the ring has room, in one pass, in
-/// place: the payload is serialised straight into the reserved free space
-/// after room for the envelope, whose length is then filled in (the reader
-/// sees nothing before the commit). A message larger than the free space
-/// takes the two-pass path (count, then write, streaming through the ring).
+/// Serialises `msg` in place into `reservation` after room for the
+/// envelope, then writes the envelope; `Ok(None)` if it does not fit.
+#[inline]
+fn write_in_place<M: Message + ?Sized>(
+    reservation: ipc_channel_shm::Reservation<'_>,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+) -> Result<Option<()>, Error> {
+    let mut reservation = reservation;
+    let (first, second) = reservation.as_mut_slices();
+    let mut place = InPlace {
+        first,
+        second,
+        pos: crate::HEADER_LEN,
+    };
+    match serialize(&mut place, msg) {
+        Ok(()) => {
+            let len = u32::try_from(place.pos - crate::HEADER_LEN).map_err(|_| Error::Encode {
+                id: M::ID,
+                reason: "payload larger than 4 GiB".into(),
+            })?;
+            let header = Header {
+                id: M::ID,
+                correlation,
+                flags,
+                len,
+            };
+            match place.first.first_chunk_mut::<{ crate::HEADER_LEN }>() {
+                Some(dst) => header.write_to(dst),
+                None => drop(place.put(0, &header.to_bytes())),
+            }
+            let written = place.pos;
+            reservation.advance(written);
+            Ok(Some(()))
+        }
+        Err(rmp_serde::encode::Error::InvalidValueWrite(
+            rmp::encode::ValueWriteError::InvalidMarkerWrite(e)
+            | rmp::encode::ValueWriteError::InvalidDataWrite(e),
+        )) if e.kind() == io::ErrorKind::WriteZero => Ok(None),
+        Err(e) => Err(Error::Encode {
+            id: M::ID,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Writes `msg` into a channel, waiting for space as `wait` allows.
+///
+/// When the ring has room, in one pass, in place: the payload is serialised
+/// straight into the reserved free space after room for the envelope, whose
+/// length is then filled in (the reader sees nothing before the commit).
+/// Otherwise the length is counted first; a message that fits in the ring
+/// then waits for room for all of it and is written in place (a timeout
+/// leaves nothing behind), and a larger one streams through the ring (a
+/// timeout partway closes the writer: the message is cut).
 #[inline]
 pub(crate) fn write_to_channel<M: Message + ?Sized>(
     writer: &mut ipc_channel_shm::Writer,
     msg: &M,
     correlation: u32,
     flags: Flags,
+    deadline: &ipc_channel_shm::Deadline,
 ) -> Result<(), Error> {
     if writer.free_space()? >= ONE_PASS_MIN + crate::HEADER_LEN {
-        let mut reservation = writer.reserve(0)?;
-        let (first, second) = reservation.as_mut_slices();
-        let mut place = InPlace {
-            first,
-            second,
-            pos: crate::HEADER_LEN,
-        };
-        match serialize(&mut place, msg) {
-            Ok(()) => {
-                let len =
-                    u32::try_from(place.pos - crate::HEADER_LEN).map_err(|_| Error::Encode {
-                        id: M::ID,
-                        reason: "payload larger than 4 GiB".into(),
-                    })?;
-                let header = Header {
-                    id: M::ID,
-                    correlation,
-                    flags,
-                    len,
-                };
-                match place.first.first_chunk_mut::<{ crate::HEADER_LEN }>() {
-                    Some(dst) => header.write_to(dst),
-                    None => drop(place.put(0, &header.to_bytes())),
-                }
-                let written = place.pos;
-                reservation.advance(written);
-                return Ok(());
-            }
-            Err(rmp_serde::encode::Error::InvalidValueWrite(
-                rmp::encode::ValueWriteError::InvalidMarkerWrite(e)
-                | rmp::encode::ValueWriteError::InvalidDataWrite(e),
-            )) if e.kind() == io::ErrorKind::WriteZero => {} // too large: two passes
-            Err(e) => {
-                return Err(Error::Encode {
-                    id: M::ID,
-                    reason: e.to_string(),
-                })
-            }
+        if let Some(()) = write_in_place(writer.try_reserve(0)?, msg, correlation, flags)? {
+            return Ok(());
         }
     }
-    write_message(writer, msg, correlation, flags).map(drop)
+    let len = payload_len(msg, M::ID)?;
+    let total = crate::HEADER_LEN.saturating_add(len as usize);
+    if total <= writer.capacity() {
+        let reservation = writer.reserve_deadline(total, deadline)?;
+        return match write_in_place(reservation, msg, correlation, flags)? {
+            Some(()) => Ok(()),
+            None => Err(Error::Framing("value serialised longer the second time")),
+        };
+    }
+    let mut timed = TimedWriter { writer, deadline };
+    match write_counted(&mut timed, msg, correlation, flags, len) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            // Part of the message may be published already: nothing may
+            // follow it, or the reader would take it for the rest.
+            timed.writer.close();
+            Err(e)
+        }
+    }
 }
 
 /// The MessagePack size of `value` in bytes.
@@ -213,6 +248,17 @@ pub(crate) fn write_message<M: Message + ?Sized, W: io::Write>(
     flags: Flags,
 ) -> Result<usize, Error> {
     let len = payload_len(msg, M::ID)?;
+    write_counted(out, msg, correlation, flags, len)
+}
+
+/// [`write_message`] once the payload length is known.
+fn write_counted<M: Message + ?Sized, W: io::Write>(
+    out: &mut W,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+    len: u32,
+) -> Result<usize, Error> {
     let header = Header {
         id: M::ID,
         correlation,
@@ -225,7 +271,7 @@ pub(crate) fn write_message<M: Message + ?Sized, W: io::Write>(
         left: u64::from(len),
     };
     match serialize(&mut bounded, msg) {
-        Ok(()) if bounded.left == 0 => Ok(crate::HEADER_LEN + len as usize),
+        Ok(()) if bounded.left == 0 => Ok(crate::HEADER_LEN.saturating_add(len as usize)),
         Ok(()) => Err(Error::Framing("value serialised shorter the second time")),
         Err(rmp_serde::encode::Error::InvalidValueWrite(
             rmp::encode::ValueWriteError::InvalidMarkerWrite(e)

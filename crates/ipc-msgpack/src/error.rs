@@ -3,15 +3,21 @@
 use crate::de::DeError;
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 /// What went wrong sending or receiving a message.
-#[derive(Debug)]
+///
+/// `Clone`, so that one failure can reach several waiters; the `Display`
+/// text includes the cause and [`source`](std::error::Error::source)
+/// returns nothing (so that chain printers do not show it twice).
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
-    /// The channel failed: closed, peer died, timed out, corrupted.
+    /// The channel failed: closed, peer died, timed out, corrupted. (Every
+    /// failure of the channel reaches the caller here and nowhere else.)
     Channel(ipc_channel_shm::Error),
-    /// The `io` transport failed.
-    Io(io::Error),
+    /// The `io` transport failed (the [`stream`](crate::stream) functions).
+    Io(Arc<io::Error>),
     /// The bytes are not an envelope: the stream can no longer be followed.
     Framing(&'static str),
     /// The envelope announces a payload above the receiver's limit. The
@@ -34,7 +40,7 @@ pub enum Error {
     },
     /// A message with another ID arrived than the one asked for. Its payload
     /// was skipped; the stream is usable.
-    Unexpected {
+    UnexpectedId {
         /// The ID asked for.
         expected: u32,
         /// The envelope that arrived instead.
@@ -50,35 +56,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// A copy of the error, for reporting one failure again or to several
-    /// waiters (`io::Error` is not `Clone`: an `Io` error keeps its kind and
-    /// text, not its source chain).
-    #[must_use]
-    pub fn duplicate(&self) -> Error {
-        match self {
-            Error::Channel(e) => Error::Channel(e.duplicate()),
-            Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
-            Error::Framing(what) => Error::Framing(what),
-            Error::TooLarge { id, len, max } => Error::TooLarge {
-                id: *id,
-                len: *len,
-                max: *max,
-            },
-            Error::Malformed { id, reason } => Error::Malformed {
-                id: *id,
-                reason: reason.clone(),
-            },
-            Error::Unexpected { expected, got } => Error::Unexpected {
-                expected: *expected,
-                got: *got,
-            },
-            Error::Encode { id, reason } => Error::Encode {
-                id: *id,
-                reason: reason.clone(),
-            },
-        }
-    }
-
     /// Whether the next message can still be read after this error: true for
     /// errors confined to one message, false when the transport or the
     /// framing broke. (A `Timeout` while waiting for an envelope consumed
@@ -89,7 +66,7 @@ impl Error {
             self,
             Error::TooLarge { .. }
                 | Error::Malformed { .. }
-                | Error::Unexpected { .. }
+                | Error::UnexpectedId { .. }
                 | Error::Encode { .. }
         )
     }
@@ -99,10 +76,10 @@ impl Error {
             let inner = e.into_inner().expect("checked above");
             match inner.downcast::<ipc_channel_shm::Error>() {
                 Ok(channel) => Error::Channel(*channel),
-                Err(other) => Error::Io(io::Error::other(other)),
+                Err(other) => Error::Io(Arc::new(io::Error::other(other))),
             }
         } else {
-            Error::Io(e)
+            Error::Io(Arc::new(e))
         }
     }
 
@@ -120,7 +97,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Channel(e) => write!(f, "channel: {e}"),
+            Error::Channel(e) => fmt::Display::fmt(e, f),
             Error::Io(e) => write!(f, "transport: {e}"),
             Error::Framing(what) => write!(f, "lost message framing: {what}"),
             Error::TooLarge { id, len, max } => {
@@ -132,7 +109,7 @@ impl fmt::Display for Error {
             Error::Malformed { id, reason } => {
                 write!(f, "message {id}: malformed payload: {reason}")
             }
-            Error::Unexpected { expected, got } => {
+            Error::UnexpectedId { expected, got } => {
                 write!(f, "expected message {expected}, got message {}", got.id)
             }
             Error::Encode { id, reason } => write!(f, "message {id}: cannot encode: {reason}"),
@@ -140,15 +117,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Channel(e) => Some(e),
-            Error::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+impl std::error::Error for Error {}
 
 impl From<ipc_channel_shm::Error> for Error {
     fn from(e: ipc_channel_shm::Error) -> Self {

@@ -9,8 +9,10 @@ use std::fmt;
 /// samples written. More samples than the buffer holds is an error, never
 /// a write past its end.
 ///
-/// Use it with [`decode_payload_seed`](crate::decode_payload_seed) and
-/// friends, or from a hand-written `DeserializeSeed` of a larger message.
+/// Use it with [`Payload::decode_seed`](crate::Payload::decode_seed),
+/// [`recv_payload_seed`](crate::recv_payload_seed) and their `stream` and
+/// `slice` twins, or from a hand-written `DeserializeSeed` of a larger
+/// message.
 #[derive(Debug)]
 pub struct FramesInto<'a>(pub &'a mut [f32]);
 

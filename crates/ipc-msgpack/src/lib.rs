@@ -17,7 +17,7 @@
 //!
 //! let note = NoteOn { channel: 0, key: 60, velocity: 0.8 };
 //! ipc_msgpack::send(&mut writer, &note, 0, ipc_msgpack::Flags::NONE)?;
-//! let (header, got) = ipc_msgpack::recv::<NoteOn>(&mut reader, &limits, None)?;
+//! let (header, got) = ipc_msgpack::recv::<NoteOn>(&mut reader, &limits)?;
 //! assert_eq!((header.id, got), (8, note));
 //! # Ok(())
 //! # }
@@ -40,12 +40,19 @@
 //! * **Real time.** Encoding and decoding a message of numbers, arrays and
 //!   structs of them allocates nothing; [`FramesInto`] decodes samples into
 //!   a caller's buffer.
-//! * **Byte strings** must be MessagePack `bin`: use `serde_bytes` (re-exported
-//!   as [`serde_bytes`]) on `Vec<u8>`/`&[u8]` fields.
+//! * **Byte strings** must be MessagePack `bin`: put
+//!   `#[serde(with = "serde_bytes")]` (re-exported as [`serde_bytes`]) on
+//!   every `Vec<u8>`/`&[u8]` field that holds bytes. Without it serde makes
+//!   an array of integers of them: several bytes on the wire per byte, and
+//!   much slower for large blobs (plugin states, audio).
+//! * **Waiting** follows one scheme: `send`/`recv`/`recv_with`/`recv_header`
+//!   wait as long as it takes, `try_` forms never wait for a message to
+//!   begin, `_timeout` forms wait at most the given time for all of it. A
+//!   message that has begun must finish within [`Limits::payload_timeout`].
 //!
-//! The same functions exist over `io::Write`/`io::Read` in [`stream`] and for
-//! byte slices ([`to_vec`], [`decode_payload`]).
-#![deny(unsafe_code, missing_docs, missing_debug_implementations)]
+//! The same operations, under the same names, exist over
+//! `io::Write`/`io::Read` in [`stream`] and over memory in [`slice`].
+#![deny(unsafe_code)]
 
 mod channel;
 mod de;
@@ -53,22 +60,25 @@ mod encode;
 mod envelope;
 mod error;
 mod frames;
+pub mod slice;
 mod source;
 pub mod stream;
 
 pub use channel::{
-    recv, recv_header, recv_payload, recv_payload_seed, recv_with, send, skip, Payload,
+    recv, recv_deadline, recv_header, recv_header_deadline, recv_header_timeout, recv_payload,
+    recv_payload_seed, recv_timeout, recv_with, recv_with_deadline, recv_with_timeout, send,
+    send_deadline, send_timeout, skip, try_recv, try_recv_header, try_recv_with, try_send, Payload,
 };
 pub use envelope::{Flags, Header, HEADER_LEN, MAGIC, VERSION};
 pub use error::Error;
 pub use frames::FramesInto;
+pub use ipc_channel_shm::Deadline;
 pub use serde_bytes;
 
-use serde::de::{Deserialize, DeserializeSeed};
+use serde::de::DeserializeSeed;
 use serde::Serialize;
-use source::{SliceSource, Source};
+use source::Source;
 use std::io;
-use std::marker::PhantomData;
 use std::time::Duration;
 
 /// A message type: a serde type with a stable numeric ID.
@@ -104,8 +114,12 @@ pub struct Limits {
     pub max_message: u32,
     /// Deepest nesting of arrays, maps and enums. Default: 64.
     pub max_depth: u32,
-    /// How long reading a payload may take once its envelope has arrived
-    /// (`None`: no limit; a dead peer is still reported). Default: `None`.
+    /// How long the rest of a message may take to arrive once its envelope
+    /// has: a peer that stops (or crawls) in the middle of a message is
+    /// reported then (`Error::Channel(Timeout)`, and the stream is broken),
+    /// whatever the call's own timeout. `None`: no such bound (a closed or
+    /// dead peer is still reported). Default: 10 s, ample for the largest
+    /// default message (256 MiB move at several hundred MB/s).
     pub payload_timeout: Option<Duration>,
 }
 
@@ -114,7 +128,7 @@ impl Default for Limits {
         Limits {
             max_message: 256 << 20,
             max_depth: 64,
-            payload_timeout: None,
+            payload_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -147,73 +161,4 @@ fn finish<T>(result: Result<T, Error>, drain: impl FnOnce() -> io::Result<()>) -
     }
     drain().map_err(Error::from_io)?;
     result
-}
-
-/// Encodes `msg` with its envelope into a new vector (tests, fuzzing, and
-/// transports that need a buffer; the channel path needs none).
-///
-/// # Errors
-/// [`Error::Encode`].
-pub fn to_vec<M: Message + ?Sized>(
-    msg: &M,
-    correlation: u32,
-    flags: Flags,
-) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::with_capacity(HEADER_LEN + encode::payload_len(msg, M::ID)? as usize);
-    encode::write_message(&mut out, msg, correlation, flags)?;
-    Ok(out)
-}
-
-/// Decodes a payload held in memory; borrowed fields (`&str`, `&[u8]` with
-/// `serde_bytes`) point into `payload`.
-///
-/// # Errors
-/// [`Error::TooLarge`] if the payload exceeds the limit, [`Error::Malformed`].
-pub fn decode_payload<'de, T: Deserialize<'de>>(
-    payload: &'de [u8],
-    id: u32,
-    limits: &Limits,
-) -> Result<T, Error> {
-    decode_payload_seed(payload, id, limits, PhantomData::<T>)
-}
-
-/// Like [`decode_payload`] with a `DeserializeSeed`.
-///
-/// # Errors
-/// As for [`decode_payload`].
-pub fn decode_payload_seed<'de, S: DeserializeSeed<'de>>(
-    payload: &'de [u8],
-    id: u32,
-    limits: &Limits,
-    seed: S,
-) -> Result<S::Value, Error> {
-    if payload.len() > limits.max_message as usize {
-        return Err(Error::TooLarge {
-            id,
-            len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
-            max: limits.max_message,
-        });
-    }
-    decode_from(&mut SliceSource::new(payload), seed, id, limits)
-}
-
-/// Splits one message off the front of `bytes`: its envelope and payload,
-/// and the rest of the bytes.
-///
-/// # Errors
-/// [`Error::Framing`] for a bad envelope or a payload cut short,
-/// [`Error::TooLarge`].
-pub fn split_message<'a>(
-    bytes: &'a [u8],
-    limits: &Limits,
-) -> Result<(Header, &'a [u8], &'a [u8]), Error> {
-    let (head, rest) = bytes
-        .split_first_chunk::<HEADER_LEN>()
-        .ok_or(Error::Framing("envelope cut short"))?;
-    let header = Header::parse(head, limits.max_message)?;
-    if rest.len() < header.len as usize {
-        return Err(Error::Framing("payload cut short"));
-    }
-    let (payload, rest) = rest.split_at(header.len as usize);
-    Ok((header, payload, rest))
 }

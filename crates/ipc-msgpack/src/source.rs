@@ -22,6 +22,15 @@ pub(crate) trait Source<'de> {
     /// Consumes `len` bytes without looking at them.
     fn skip(&mut self, len: usize) -> Result<(), DeError>;
 
+    /// The next `len` bytes (already checked to be within the payload) in a
+    /// new vector. Memory sources hold them all: one allocation of `len`.
+    #[inline]
+    fn read_vec(&mut self, len: usize) -> Result<Vec<u8>, DeError> {
+        let mut buf = vec![0u8; len];
+        self.read_exact(&mut buf)?;
+        Ok(buf)
+    }
+
     #[inline]
     fn read_u8(&mut self) -> Result<u8, DeError> {
         let mut b = [0u8; 1];
@@ -159,6 +168,9 @@ impl<'de> Source<'de> for SplitSource<'de> {
     }
 }
 
+/// Bytes a streamed string or byte string may reserve before any arrived.
+const FIRST_RESERVATION: usize = 64 * 1024;
+
 /// A payload of known length read from a stream.
 pub(crate) struct ReadSource<R> {
     inner: R,
@@ -227,6 +239,23 @@ impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
     #[inline]
     fn borrow(&mut self, _len: usize) -> Option<&'de [u8]> {
         None
+    }
+
+    /// A stream's bytes have not arrived yet: the vector grows with what
+    /// does arrive (at most [`FIRST_RESERVATION`] before the first byte,
+    /// then doubling), never with what the length claims.
+    fn read_vec(&mut self, len: usize) -> Result<Vec<u8>, DeError> {
+        let mut buf = Vec::with_capacity(len.min(FIRST_RESERVATION));
+        while buf.len() < len {
+            if buf.len() == buf.capacity() {
+                buf.reserve((len - buf.len()).min(buf.capacity().max(FIRST_RESERVATION)));
+            }
+            let start = buf.len();
+            let n = (len - start).min(buf.capacity() - start);
+            buf.resize(start + n, 0);
+            self.read_exact(&mut buf[start..])?;
+        }
+        Ok(buf)
     }
 
     #[inline]

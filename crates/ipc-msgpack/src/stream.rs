@@ -1,5 +1,7 @@
 //! Messages over any byte stream (`io::Write`/`io::Read`): a Unix socket, a
-//! pipe, the old transport. Same envelope and payload as over a channel.
+//! pipe, the old transport. Same envelope and payload as over a channel, and
+//! the same names: [`send`], [`recv_header`], [`recv_payload`], [`skip`],
+//! [`recv`]. Timeouts are the stream's own (a socket's read timeout, say).
 
 use crate::envelope::{Flags, Header, HEADER_LEN};
 use crate::source::ReadSource;
@@ -13,7 +15,7 @@ use std::marker::PhantomData;
 ///
 /// # Errors
 /// [`Error::Encode`] (nothing written) or [`Error::Io`].
-pub fn write_message<M: Message + ?Sized, W: io::Write>(
+pub fn send<M: Message + ?Sized, W: io::Write>(
     out: &mut W,
     msg: &M,
     correlation: u32,
@@ -27,12 +29,12 @@ pub fn write_message<M: Message + ?Sized, W: io::Write>(
 /// # Errors
 /// [`Error::Io`], [`Error::Framing`], or [`Error::TooLarge`] after skipping
 /// the oversized payload.
-pub fn read_header<R: io::Read>(input: &mut R, limits: &Limits) -> Result<Header, Error> {
+pub fn recv_header<R: io::Read>(input: &mut R, limits: &Limits) -> Result<Header, Error> {
     let mut b = [0u8; HEADER_LEN];
     input.read_exact(&mut b).map_err(Error::from_io)?;
     match Header::parse(&b, limits.max_message) {
         Err(Error::TooLarge { id, len, max }) => {
-            skip_payload(input, &Header::new(id, len))?;
+            skip(input, &Header::new(id, len))?;
             Err(Error::TooLarge { id, len, max })
         }
         other => other,
@@ -43,19 +45,19 @@ pub fn read_header<R: io::Read>(input: &mut R, limits: &Limits) -> Result<Header
 ///
 /// # Errors
 /// [`Error::Malformed`] naming the message ID, or [`Error::Io`].
-pub fn read_payload<T: DeserializeOwned, R: io::Read>(
+pub fn recv_payload<T: DeserializeOwned, R: io::Read>(
     input: &mut R,
     header: &Header,
     limits: &Limits,
 ) -> Result<T, Error> {
-    read_payload_seed(input, header, limits, PhantomData::<T>)
+    recv_payload_seed(input, header, limits, PhantomData::<T>)
 }
 
-/// Like [`read_payload`] with a `DeserializeSeed`.
+/// Like [`recv_payload`] with a `DeserializeSeed`.
 ///
 /// # Errors
-/// As for [`read_payload`].
-pub fn read_payload_seed<S, V, R: io::Read>(
+/// As for [`recv_payload`].
+pub fn recv_payload_seed<S, V, R: io::Read>(
     input: &mut R,
     header: &Header,
     limits: &Limits,
@@ -73,14 +75,14 @@ where
 ///
 /// # Errors
 /// [`Error::Io`].
-pub fn skip_payload<R: io::Read>(input: &mut R, header: &Header) -> Result<(), Error> {
+pub fn skip<R: io::Read>(input: &mut R, header: &Header) -> Result<(), Error> {
     let copied = io::copy(
         &mut input.by_ref().take(u64::from(header.len)),
         &mut io::sink(),
     )
     .map_err(Error::from_io)?;
     if copied != u64::from(header.len) {
-        return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
+        return Err(Error::from_io(io::ErrorKind::UnexpectedEof.into()));
     }
     Ok(())
 }
@@ -88,18 +90,18 @@ pub fn skip_payload<R: io::Read>(input: &mut R, header: &Header) -> Result<(), E
 /// Reads the next message, which must be an `M`.
 ///
 /// # Errors
-/// [`Error::Unexpected`] (payload skipped) if another ID arrived.
-pub fn read_message<M: Message + DeserializeOwned, R: io::Read>(
+/// [`Error::UnexpectedId`] (payload skipped) if another ID arrived.
+pub fn recv<M: Message + DeserializeOwned, R: io::Read>(
     input: &mut R,
     limits: &Limits,
 ) -> Result<(Header, M), Error> {
-    let header = read_header(input, limits)?;
+    let header = recv_header(input, limits)?;
     if header.id != M::ID {
-        skip_payload(input, &header)?;
-        return Err(Error::Unexpected {
+        skip(input, &header)?;
+        return Err(Error::UnexpectedId {
             expected: M::ID,
             got: header,
         });
     }
-    Ok((header, read_payload(input, &header, limits)?))
+    Ok((header, recv_payload(input, &header, limits)?))
 }

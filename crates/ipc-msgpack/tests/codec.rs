@@ -1,20 +1,29 @@
 //! The codec on its own: wire compatibility with `rmp-serde`, the `io`
-//! stream transport, borrowed decoding, the envelope parser and the limits.
+//! stream transport, messages in memory (`slice`), borrowed decoding, the
+//! envelope parser and the limits; and the channel functions in one process.
 
-#[path = "../src/bin/ipc-msgpack-peer/shapes.rs"]
-#[allow(dead_code)]
-mod shapes;
-
-use ipc_msgpack::stream::{read_header, read_message, read_payload, write_message};
-use ipc_msgpack::{
-    decode_payload, decode_payload_seed, split_message, to_vec, Error, Flags, FramesInto, Header,
-    Limits, Message,
-};
+use ipc_msgpack::slice::{self, to_vec};
+use ipc_msgpack::stream;
+use ipc_msgpack::{Error, Flags, FramesInto, Header, Limits, Message};
+use ipc_test_support::shapes::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use shapes::*;
 use std::fmt::Debug;
 use std::io::Cursor;
+use std::time::Duration;
+
+/// Decodes a bare payload (no envelope) of message `id`, which is used up
+/// whatever the outcome.
+fn decode_bare<'de, T: Deserialize<'de>>(
+    payload: &'de [u8],
+    id: u32,
+    limits: &Limits,
+) -> Result<T, Error> {
+    let mut input = payload;
+    let value = slice::recv_payload(&mut input, &Header::new(id, payload.len() as u32), limits);
+    assert!(input.is_empty(), "the payload is consumed whatever happens");
+    value
+}
 
 fn samples() -> (Numbers, Text, Tuple, Shapes, Blob, Frames) {
     (
@@ -64,7 +73,7 @@ fn wire_compatible<M: Message + DeserializeOwned + PartialEq + Debug>(msg: &M) {
     assert_eq!(&ours[ipc_msgpack::HEADER_LEN..], &theirs[..]);
     let back: M = rmp_serde::from_slice(&ours[ipc_msgpack::HEADER_LEN..]).unwrap();
     assert_eq!(&back, msg);
-    let back: M = decode_payload(&theirs, M::ID, &Limits::default()).unwrap();
+    let back: M = decode_bare(&theirs, M::ID, &Limits::default()).unwrap();
     assert_eq!(&back, msg);
 }
 
@@ -106,7 +115,7 @@ fn wide_integers_round_trip_as_rmp_serde_writes_them() {
         b: u128::MAX,
     });
     // A plain integer is accepted for a 128-bit field too.
-    let small: Wide = decode_payload(&[0x92, 0x05, 0xcc, 0xff], 60, &Limits::default()).unwrap();
+    let small: Wide = decode_bare(&[0x92, 0x05, 0xcc, 0xff], 60, &Limits::default()).unwrap();
     assert_eq!(small, Wide { a: 5, b: 255 });
 }
 
@@ -117,7 +126,8 @@ fn the_envelope_is_laid_out_as_documented() {
         bytes,
         [0xa7, 1, 1, 0, 7, 0, 0, 0, 4, 3, 2, 1, 1, 0, 0, 0, 5]
     );
-    let (h, payload, rest) = split_message(&bytes, &Limits::default()).unwrap();
+    let mut input = &bytes[..];
+    let h = slice::recv_header(&mut input, &Limits::default()).unwrap();
     assert_eq!(
         h,
         Header {
@@ -127,11 +137,16 @@ fn the_envelope_is_laid_out_as_documented() {
             len: 1
         }
     );
-    assert_eq!((payload, rest), (&[5u8][..], &[][..]));
+    assert_eq!(input, &[5u8][..], "the cursor is at the payload");
+    let back: Newtype = slice::recv_payload(&mut input, &h, &Limits::default()).unwrap();
+    assert_eq!((back, input), (Newtype(5), &[][..]));
     let bad = |i: usize, v: u8| {
         let mut b = bytes.clone();
         b[i] = v;
-        split_message(&b, &Limits::default()).unwrap_err()
+        let mut input = &b[..];
+        let e = slice::recv_header(&mut input, &Limits::default()).unwrap_err();
+        assert_eq!(input.len(), b.len(), "a bad envelope is not consumed");
+        e
     };
     assert!(matches!(bad(0, 0xa8), Error::Framing("bad envelope magic")));
     assert!(matches!(
@@ -143,23 +158,38 @@ fn the_envelope_is_laid_out_as_documented() {
         Error::Framing("unknown envelope flags")
     ));
     assert!(matches!(bad(3, 1), Error::Framing(_)));
-    assert!(matches!(bad(12, 2), Error::Framing("payload cut short")));
     assert!(matches!(
-        split_message(&bytes[..15], &Limits::default()),
-        Err(Error::Framing("envelope cut short"))
+        bad(12, 2),
+        Error::Framing("the stream ended inside a message")
     ));
+    assert!(matches!(
+        slice::recv_header(&mut &bytes[..15], &Limits::default()),
+        Err(Error::Framing("the stream ended inside an envelope"))
+    ));
+    // An oversized payload is skipped with its envelope: the cursor moves on
+    // to the next message.
     let small = Limits {
         max_message: 0,
         ..Limits::default()
     };
+    let mut two = bytes.clone();
+    two.extend_from_slice(&to_vec(&Unit, 9, Flags::NONE).unwrap());
+    let mut input = &two[..];
     assert!(matches!(
-        split_message(&bytes, &small),
+        slice::recv_header(&mut input, &small),
         Err(Error::TooLarge {
             id: 7,
             len: 1,
             max: 0
         })
     ));
+    assert_eq!(
+        slice::recv::<Unit>(&mut input, &Limits::default())
+            .unwrap()
+            .1,
+        Unit
+    );
+    assert!(input.is_empty());
     assert!((Flags::REPLY | Flags::ERROR).contains(Flags::ERROR));
 }
 
@@ -195,42 +225,45 @@ fn the_worked_example_of_the_protocol_document_holds() {
 fn messages_round_trip_over_an_io_stream_and_bad_ones_are_skipped() {
     let (n, t, tu, s, b, f) = samples();
     let mut wire = Vec::new();
-    write_message(&mut wire, &n, 1, Flags::NONE).unwrap();
-    write_message(&mut wire, &t, 2, Flags::NONE).unwrap();
+    stream::send(&mut wire, &n, 1, Flags::NONE).unwrap();
+    stream::send(&mut wire, &t, 2, Flags::NONE).unwrap();
     // A payload that is not a Tuple, framed correctly.
     let mut bad = Header::new(Tuple::ID, 2).to_bytes().to_vec();
     bad.extend_from_slice(&[0xc3, 0xc3]);
     wire.extend_from_slice(&bad);
-    write_message(&mut wire, &tu, 3, Flags::NONE).unwrap();
-    write_message(&mut wire, &s, 4, Flags::NONE).unwrap();
-    write_message(&mut wire, &b, 5, Flags::NONE).unwrap();
-    write_message(&mut wire, &f, 6, Flags::NONE).unwrap();
+    stream::send(&mut wire, &tu, 3, Flags::NONE).unwrap();
+    stream::send(&mut wire, &s, 4, Flags::NONE).unwrap();
+    stream::send(&mut wire, &b, 5, Flags::NONE).unwrap();
+    stream::send(&mut wire, &f, 6, Flags::NONE).unwrap();
     let limits = Limits::default();
     let mut input = Cursor::new(wire);
     assert_eq!(
-        read_message::<Numbers, _>(&mut input, &limits).unwrap().1,
+        stream::recv::<Numbers, _>(&mut input, &limits).unwrap().1,
         n
     );
-    assert_eq!(read_message::<Text, _>(&mut input, &limits).unwrap().1, t);
-    match read_message::<Tuple, _>(&mut input, &limits) {
+    assert_eq!(stream::recv::<Text, _>(&mut input, &limits).unwrap().1, t);
+    match stream::recv::<Tuple, _>(&mut input, &limits) {
         Err(e @ Error::Malformed { id: 5, .. }) => assert!(e.stream_usable()),
         other => panic!("expected Malformed, got {other:?}"),
     }
-    assert_eq!(read_message::<Tuple, _>(&mut input, &limits).unwrap().1, tu);
-    let h = read_header(&mut input, &limits).unwrap();
+    assert_eq!(stream::recv::<Tuple, _>(&mut input, &limits).unwrap().1, tu);
+    let h = stream::recv_header(&mut input, &limits).unwrap();
     assert_eq!((h.id, h.correlation), (Shapes::ID, 4));
     assert_eq!(
-        read_payload::<Shapes, _>(&mut input, &h, &limits).unwrap(),
+        stream::recv_payload::<Shapes, _>(&mut input, &h, &limits).unwrap(),
         s
     );
     // The wrong type is asked for: skipped, reported, and the stream goes on.
     assert!(matches!(
-        read_message::<Frames, _>(&mut input, &limits),
-        Err(Error::Unexpected { expected: 9, .. })
+        stream::recv::<Frames, _>(&mut input, &limits),
+        Err(Error::UnexpectedId {
+            expected: 9,
+            got: Header { id: 4, .. }
+        })
     ));
-    assert_eq!(read_message::<Frames, _>(&mut input, &limits).unwrap().1, f);
+    assert_eq!(stream::recv::<Frames, _>(&mut input, &limits).unwrap().1, f);
     assert!(matches!(
-        read_header(&mut input, &limits),
+        stream::recv_header(&mut input, &limits),
         Err(Error::Io(_))
     ));
 }
@@ -247,18 +280,18 @@ fn messages_cross_a_unix_socket_between_threads() {
     let t = std::thread::spawn(move || {
         let mut out = std::io::BufWriter::new(&mut a);
         for i in 0..10u64 {
-            write_message(&mut out, &Newtype(i), 0, Flags::NONE).unwrap();
+            stream::send(&mut out, &Newtype(i), 0, Flags::NONE).unwrap();
         }
-        write_message(&mut out, &sent, 0, Flags::NONE).unwrap();
+        stream::send(&mut out, &sent, 0, Flags::NONE).unwrap();
     });
     let limits = Limits::default();
     for i in 0..10u64 {
         assert_eq!(
-            read_message::<Newtype, _>(&mut b, &limits).unwrap().1,
+            stream::recv::<Newtype, _>(&mut b, &limits).unwrap().1,
             Newtype(i)
         );
     }
-    assert_eq!(read_message::<Blob, _>(&mut b, &limits).unwrap().1, big);
+    assert_eq!(stream::recv::<Blob, _>(&mut b, &limits).unwrap().1, big);
     t.join().unwrap();
 }
 
@@ -281,8 +314,11 @@ fn a_payload_in_memory_can_be_decoded_without_copying_strings() {
         Flags::NONE,
     )
     .unwrap();
-    let (h, payload, _) = split_message(&bytes, &Limits::default()).unwrap();
-    let b: Borrowed<'_> = decode_payload(payload, h.id, &Limits::default()).unwrap();
+    let mut input = &bytes[..];
+    let h = slice::recv_header(&mut input, &Limits::default()).unwrap();
+    let payload = input;
+    let b: Borrowed<'_> = slice::recv_payload(&mut input, &h, &Limits::default()).unwrap();
+    assert!(input.is_empty());
     assert_eq!(
         b,
         Borrowed {
@@ -298,12 +334,24 @@ fn a_payload_in_memory_can_be_decoded_without_copying_strings() {
 fn frames_decode_into_a_callers_buffer_and_never_past_it() {
     let samples: Vec<f32> = (0..64).map(|i| i as f32).collect();
     let payload = rmp_serde::to_vec(&samples).unwrap();
+    let header = Header::new(1, payload.len() as u32);
     let mut buf = [0f32; 64];
-    let n = decode_payload_seed(&payload, 1, &Limits::default(), FramesInto(&mut buf)).unwrap();
+    let n = slice::recv_payload_seed(
+        &mut &payload[..],
+        &header,
+        &Limits::default(),
+        FramesInto(&mut buf),
+    )
+    .unwrap();
     assert_eq!((n, &buf[..]), (64, &samples[..]));
     let mut small = [0f32; 63];
-    let e =
-        decode_payload_seed(&payload, 1, &Limits::default(), FramesInto(&mut small)).unwrap_err();
+    let e = slice::recv_payload_seed(
+        &mut &payload[..],
+        &header,
+        &Limits::default(),
+        FramesInto(&mut small),
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::Malformed { id: 1, .. }), "{e}");
 }
 
@@ -315,16 +363,16 @@ fn limits_apply_to_payloads_in_memory() {
         ..Limits::default()
     };
     assert!(matches!(
-        decode_payload::<Vec<Vec<Vec<u8>>>>(&payload, 3, &shallow),
+        decode_bare::<Vec<Vec<Vec<u8>>>>(&payload, 3, &shallow),
         Err(Error::Malformed { id: 3, .. })
     ));
-    assert!(decode_payload::<Vec<Vec<Vec<u8>>>>(&payload, 3, &Limits::default()).is_ok());
+    assert!(decode_bare::<Vec<Vec<Vec<u8>>>>(&payload, 3, &Limits::default()).is_ok());
     let tiny = Limits {
         max_message: 2,
         ..Limits::default()
     };
     assert!(matches!(
-        decode_payload::<Vec<Vec<Vec<u8>>>>(&payload, 3, &tiny),
+        decode_bare::<Vec<Vec<Vec<u8>>>>(&payload, 3, &tiny),
         Err(Error::TooLarge { .. })
     ));
     // A value that cannot be encoded is refused before a byte is written.
@@ -337,7 +385,7 @@ fn limits_apply_to_payloads_in_memory() {
     ipc_msgpack::message!(Unknown = 77);
     let mut out = Vec::new();
     assert!(matches!(
-        write_message(&mut out, &Unknown, 0, Flags::NONE),
+        stream::send(&mut out, &Unknown, 0, Flags::NONE),
         Err(Error::Encode { id: 77, .. })
     ));
     assert!(out.is_empty());
@@ -363,7 +411,7 @@ fn messages_encode_in_place_at_every_ring_offset() {
         if pad > 0 {
             w.append(&vec![0; pad]).unwrap();
             w.commit().unwrap();
-            let peek = r.peek_wait(pad).unwrap();
+            let peek = r.peek(pad).unwrap();
             peek.consume(pad);
         }
         for (expected, correlation) in [(&expected_numbers, 9), (&expected_text, 10)] {
@@ -378,7 +426,7 @@ fn messages_encode_in_place_at_every_ring_offset() {
         }
         // And the decoding side at the same offset.
         send(&mut w, &numbers, 9, Flags::REQUEST).unwrap();
-        let header = recv_header(&mut r, &limits, None).unwrap();
+        let header = recv_header(&mut r, &limits).unwrap();
         assert_eq!((header.id, header.correlation), (Numbers::ID, 9));
         let back: Numbers = recv_payload(&mut r, &header, &limits).unwrap();
         assert_eq!(back, numbers, "decoded at ring offset {offset}");
@@ -386,9 +434,9 @@ fn messages_encode_in_place_at_every_ring_offset() {
         // undecoded is skipped, and the next message follows intact.
         send(&mut w, &text, 11, Flags::REPLY).unwrap();
         send(&mut w, &numbers, 12, Flags::NONE).unwrap();
-        let skipped = recv_with(&mut r, &limits, None, |h, _| Ok(h.correlation)).unwrap();
+        let skipped = recv_with(&mut r, &limits, |h, _| Ok(h.correlation)).unwrap();
         assert_eq!(skipped, 11, "at ring offset {offset}");
-        let (h, back) = recv_with(&mut r, &limits, None, |h, payload| {
+        let (h, back) = recv_with(&mut r, &limits, |h, payload| {
             Ok((*h, payload.decode::<Numbers>()?))
         })
         .unwrap();
@@ -414,9 +462,9 @@ fn messages_encode_in_place_at_every_ring_offset() {
     // The same through `recv_with`: the payload streams as it is decoded,
     // or is skipped if not decoded.
     let reader = std::thread::spawn(move || {
-        let back = recv_with(&mut r, &limits, None, |_, p| p.decode::<Blob>()).unwrap();
-        let skipped = recv_with(&mut r, &limits, None, |h, _| Ok(h.len)).unwrap();
-        let last = recv_with(&mut r, &limits, None, |_, p| p.decode::<Text>()).unwrap();
+        let back = recv_with(&mut r, &limits, |_, p| p.decode::<Blob>()).unwrap();
+        let skipped = recv_with(&mut r, &limits, |h, _| Ok(h.len)).unwrap();
+        let last = recv_with(&mut r, &limits, |_, p| p.decode::<Text>()).unwrap();
         (back, skipped, last)
     });
     send(&mut w, &big, 3, Flags::NONE).unwrap();
@@ -430,4 +478,37 @@ fn messages_encode_in_place_at_every_ring_offset() {
 
 fn expected_len<M: Message>(msg: &M) -> usize {
     to_vec(msg, 0, Flags::NONE).unwrap().len() - ipc_msgpack::HEADER_LEN
+}
+
+#[test]
+fn a_receiver_skips_what_it_did_not_ask_for() {
+    use ipc_channel_shm::Segment;
+    use ipc_msgpack::{recv, recv_timeout, send, try_recv};
+    let segment = Segment::in_process(&[4096]).unwrap();
+    let (mut w, mut r) = (segment.writer(0).unwrap(), segment.reader(0).unwrap());
+    let limits = Limits::default();
+    send(&mut w, &Newtype(1), 0, Flags::NONE).unwrap();
+    send(&mut w, &Unit, 0, Flags::NONE).unwrap();
+    match recv::<Unit>(&mut r, &limits) {
+        Err(
+            e @ Error::UnexpectedId {
+                expected: 6,
+                got: Header { id: 7, .. },
+            },
+        ) => assert!(e.stream_usable()),
+        other => panic!("expected UnexpectedId, got {other:?}"),
+    }
+    assert_eq!(recv::<Unit>(&mut r, &limits).unwrap().1, Unit);
+    // Waiting for an envelope times out without consuming anything.
+    match recv_timeout::<Unit>(&mut r, &limits, Duration::from_millis(5)) {
+        Err(e @ Error::Channel(ipc_channel_shm::Error::Timeout)) => assert!(!e.stream_usable()),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    match try_recv::<Unit>(&mut r, &limits) {
+        Err(Error::Channel(ipc_channel_shm::Error::Timeout)) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    send(&mut w, &Unit, 3, Flags::NONE).unwrap();
+    let (h, Unit) = try_recv::<Unit>(&mut r, &limits).unwrap();
+    assert_eq!(h.correlation, 3, "nothing was lost to the timeouts");
 }

@@ -1,61 +1,231 @@
-//! Linux backend: POSIX shared memory, a futex on the shared sleep word
-//! (not `FUTEX_PRIVATE`: the word is shared between processes), and a pidfd
-//! to tell whether the peer process still runs.
+//! Linux backend: anonymous, sealed shared memory (`memfd_create` with
+//! `F_SEAL_SHRINK | F_SEAL_GROW`, as PipeWire uses), a futex on the shared
+//! sleep word (not `FUTEX_PRIVATE`: the word is shared between processes),
+//! and a pidfd to tell whether the peer process still runs and to wake
+//! sleepers the moment it exits.
+//!
+//! The memory never has a name: a crash of either side at any moment leaves
+//! nothing in `/dev/shm`. The peer opens the creator's descriptor through
+//! `/proc/<creator pid>/fd/<fd>`, which the kernel allows only to processes
+//! of the same user (it is a ptrace "read" check, which Yama leaves alone);
+//! the creator closes that descriptor once the peer has attached, after
+//! which nothing can open the memory any more. The seals make it impossible
+//! for either side to shrink or grow the object, so a hostile peer cannot
+//! turn the other's accesses into `SIGBUS`.
 
-pub(crate) use super::posix::{unlink, Mapping};
-use super::Slot;
-use crate::sync::AtomicU32;
+use super::posix::{check, private_size, Fd, Mapped};
+use super::{Backend, SharedMemory, Slot, WaitWord, WatchPeer};
+use crate::sync::{AtomicBool, AtomicU32, Mutex, Ordering};
+use std::ffi::CString;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The Linux backend.
+#[derive(Debug)]
+pub(crate) struct Os;
+
+impl Backend for Os {
+    type Memory = Memory;
+    type Signal = Signal;
+    type Peer = PeerWatch;
+    type DeathWatch = DeathWatch;
+}
+
+/// The seals every segment carries; an opener refuses memory without them.
+const SEALS: libc::c_int = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+
+/// A mapping of a sealed memfd; the creator keeps the descriptor open until
+/// the peer has attached.
+#[derive(Debug)]
+pub(crate) struct Memory {
+    mapped: Mapped,
+    /// The creator's descriptor, which the peer opens; `None` once withdrawn.
+    fd: Mutex<Option<Fd>>,
+}
+
+/// `<name>-<pid>-<fd>`: where the peer finds the creator's descriptor.
+fn connection_string(name: &str, fd: libc::c_int) -> String {
+    format!("{name}-{}-{fd}", std::process::id())
+}
+
+/// The parts of a connection string: name, creator pid, descriptor.
+fn parse(connection: &str) -> Option<(&str, u32, u32)> {
+    let name_len = super::NAME_PREFIX.len() + super::NAME_RANDOM_LEN;
+    let name = connection.get(..name_len)?;
+    let rest = connection.get(name_len..)?.strip_prefix('-')?;
+    let (pid, fd) = rest.split_once('-')?;
+    let number = |s: &str| {
+        (!s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    Some((name, number(pid)?, number(fd)?)).filter(|(n, _, _)| super::is_name(n))
+}
+
+pub(crate) fn is_connection_string(s: &str) -> bool {
+    parse(s).is_some()
+}
+
+impl SharedMemory for Memory {
+    fn create(name: &str, len: usize) -> io::Result<(Self, String)> {
+        let c = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `c` is a valid NUL-terminated string; flags are plain values.
+        let fd = Fd(check(unsafe {
+            libc::memfd_create(c.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+        })?);
+        let size =
+            libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `fd` is an open descriptor we own; plain values.
+        check(unsafe { libc::fchmod(fd.0, 0o600) })?;
+        // SAFETY: as above.
+        check(unsafe { libc::ftruncate(fd.0, size) })?;
+        // SAFETY: as above.
+        check(unsafe { libc::fcntl(fd.0, libc::F_ADD_SEALS, SEALS) })?;
+        let mapped = Mapped::new(&fd, len)?;
+        let connection = connection_string(name, fd.0);
+        Ok((
+            Memory {
+                mapped,
+                fd: Mutex::new(Some(fd)),
+            },
+            connection,
+        ))
+    }
+
+    fn open(connection: &str) -> io::Result<(Self, String)> {
+        let (name, pid, fd) =
+            parse(connection).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let path = CString::new(format!("/proc/{pid}/fd/{fd}")).expect("no NUL");
+        // SAFETY: `path` is a valid NUL-terminated string.
+        let fd = Fd(check(unsafe {
+            libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC)
+        })?);
+        // The descriptor must be the memfd made under this name, not one that
+        // took its number after the segment it was went away.
+        if memfd_name(&fd)?.as_deref() != Some(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the descriptor is not this segment's (its creator closed it)",
+            ));
+        }
+        let len = private_size(&fd)?;
+        // SAFETY: `fd` is open; F_GET_SEALS takes no argument.
+        let seals = unsafe { libc::fcntl(fd.0, libc::F_GET_SEALS) };
+        if seals < 0
+            || seals & (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW)
+                != libc::F_SEAL_SHRINK | libc::F_SEAL_GROW
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "shared memory is not sealed against resizing",
+            ));
+        }
+        let mapped = Mapped::new(&fd, len)?;
+        // The descriptor is not needed once mapped.
+        Ok((
+            Memory {
+                mapped,
+                fd: Mutex::new(None),
+            },
+            name.to_owned(),
+        ))
+    }
+
+    fn as_ptr(&self) -> *mut u8 {
+        self.mapped.as_ptr()
+    }
+
+    fn len(&self) -> usize {
+        self.mapped.len()
+    }
+
+    fn lock(&self) -> io::Result<()> {
+        self.mapped.lock()
+    }
+
+    fn withdraw(&self) -> io::Result<()> {
+        drop(self.fd.lock().unwrap_or_else(|e| e.into_inner()).take());
+        Ok(())
+    }
+}
+
+/// The name a memfd was created under (`None` for any other file), read
+/// from the kernel's `/memfd:<name> (deleted)` link for our descriptor.
+fn memfd_name(fd: &Fd) -> io::Result<Option<String>> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.0))?;
+    let link = link.to_string_lossy();
+    Ok(link
+        .strip_prefix("/memfd:")
+        .and_then(|rest| rest.strip_suffix(" (deleted)"))
+        .map(str::to_owned))
+}
 
 /// Linux needs no kernel object besides the futex word itself.
 #[derive(Debug)]
 pub(crate) struct Signal;
 
-impl Signal {
-    pub(crate) fn create(_name: &str, _channel: usize, _slot: Slot) -> io::Result<Signal> {
+impl WaitWord for Signal {
+    type Peer = PeerWatch;
+
+    fn create(_name: &str, _channel: usize, _slot: Slot) -> io::Result<Signal> {
         Ok(Signal)
     }
 
-    pub(crate) fn open(_name: &str, _channel: usize, _slot: Slot) -> io::Result<Signal> {
+    fn open(_name: &str, _channel: usize, _slot: Slot) -> io::Result<Signal> {
         Ok(Signal)
     }
 
-    /// Sleeps while `*word == expected`, at most `timeout`. Returns on a wake,
-    /// a timeout, a signal (EINTR) or a spurious wake; the caller re-checks.
-    pub(crate) fn wait(
-        &self,
-        word: &AtomicU32,
-        expected: u32,
-        timeout: Duration,
-        _peer: Option<&PeerWatch>,
-    ) {
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
-            tv_nsec: timeout.subsec_nanos() as libc::c_long,
-        };
-        // SAFETY: `word` is a valid, aligned 32-bit word that stays mapped for
-        // the call; the timeout is relative (FUTEX_WAIT measures it on the
-        // monotonic clock). Any result is fine: the caller re-checks.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAIT,
-                expected,
-                &ts as *const libc::timespec,
-            );
-        }
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Duration, _peer: Option<&PeerWatch>) {
+        futex_wait(word, expected, timeout);
     }
 
-    /// Wakes the one endpoint that may sleep on `word`.
-    pub(crate) fn wake(&self, word: &AtomicU32) {
-        // SAFETY: `word` is a valid, aligned 32-bit word; waking has no other
-        // precondition.
-        unsafe {
-            libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1);
-        }
+    fn wake(&self, word: &AtomicU32) {
+        futex_wake(word);
     }
+}
+
+/// Sleeps while `*word == expected`, at most `timeout`. Returns on a wake,
+/// a timeout, a signal (EINTR) or a spurious wake; the caller re-checks.
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `word` is a valid, aligned 32-bit word that stays mapped for
+    // the call; the timeout is relative (FUTEX_WAIT measures it on the
+    // monotonic clock). Any result is fine: the caller re-checks.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &ts as *const libc::timespec,
+        );
+    }
+}
+
+/// Wakes the one endpoint that may sleep on `word`.
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: `word` is a valid, aligned 32-bit word; waking has no other
+    // precondition.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1);
+    }
+}
+
+/// Opens a pidfd for `pid`, or the `errno` of the refusal.
+fn pidfd_open(pid: libc::pid_t) -> io::Result<Fd> {
+    // No flags: a pidfd is always close-on-exec, and the only flag the
+    // call accepts is PIDFD_NONBLOCK (any other, O_CLOEXEC included, is
+    // EINVAL).
+    // SAFETY: pidfd_open takes a pid and flags; no memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Fd(fd as libc::c_int))
 }
 
 /// Watches a peer process through a pidfd (immune to PID reuse), falling back
@@ -63,38 +233,35 @@ impl Signal {
 #[derive(Debug)]
 pub(crate) struct PeerWatch {
     pid: libc::pid_t,
-    pidfd: Option<libc::c_int>,
+    pidfd: Option<Fd>,
     gone: bool,
 }
 
-impl PeerWatch {
-    pub(crate) fn new(pid: u32) -> Option<PeerWatch> {
+impl WatchPeer for PeerWatch {
+    fn new(pid: u32) -> Option<PeerWatch> {
         let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
-        // SAFETY: pidfd_open takes a pid and flags; no memory is passed.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd >= 0 {
-            return Some(PeerWatch {
+        match pidfd_open(pid) {
+            Ok(fd) => Some(PeerWatch {
                 pid,
-                pidfd: Some(fd as libc::c_int),
+                pidfd: Some(fd),
                 gone: false,
-            });
+            }),
+            Err(e) => Some(PeerWatch {
+                pid,
+                pidfd: None,
+                gone: e.raw_os_error() == Some(libc::ESRCH),
+            }),
         }
-        let gone = io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        Some(PeerWatch {
-            pid,
-            pidfd: None,
-            gone,
-        })
     }
 
-    pub(crate) fn is_alive(&mut self) -> bool {
+    fn is_alive(&mut self) -> bool {
         if self.gone {
             return false;
         }
-        self.gone = match self.pidfd {
+        self.gone = match &self.pidfd {
             Some(fd) => {
                 let mut p = libc::pollfd {
-                    fd,
+                    fd: fd.0,
                     events: libc::POLLIN,
                     revents: 0,
                 };
@@ -105,15 +272,6 @@ impl PeerWatch {
             None => super::posix::process_gone(self.pid),
         };
         !self.gone
-    }
-}
-
-impl Drop for PeerWatch {
-    fn drop(&mut self) {
-        if let Some(fd) = self.pidfd {
-            // SAFETY: the pidfd is ours and closed once.
-            unsafe { libc::close(fd) };
-        }
     }
 }
 
@@ -128,77 +286,48 @@ impl Drop for PeerWatch {
 #[derive(Debug)]
 pub(crate) struct DeathWatch {
     /// An eventfd that asks the thread to stop.
-    stop: libc::c_int,
+    stop: Arc<Fd>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Addresses of sleep words inside a mapping that outlives the watch.
 struct Words(Vec<usize>);
 
-impl DeathWatch {
-    /// Starts watching `pid`; `words` are the addresses of the segment's
-    /// sleep words, which must stay mapped until the watch is dropped.
+impl super::DeathWatch for DeathWatch {
     /// `None` if the system has no pidfd (before Linux 5.3) or no thread
     /// can be started: sleepers then notice the death when a slice ends.
-    pub(crate) fn start(
-        pid: u32,
-        words: Vec<*const AtomicU32>,
-        gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) -> Option<DeathWatch> {
+    fn start(pid: u32, words: Vec<*const AtomicU32>, gone: Arc<AtomicBool>) -> Option<DeathWatch> {
         let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
-        // SAFETY: pidfd_open takes a pid and flags; no memory is passed.
-        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if pidfd < 0 {
-            return None;
-        }
-        let pidfd = pidfd as libc::c_int;
+        let pidfd = pidfd_open(pid).ok()?;
         // SAFETY: eventfd takes an initial value and flags.
-        let stop = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if stop < 0 {
-            // SAFETY: the pidfd is ours and closed once.
-            unsafe { libc::close(pidfd) };
-            return None;
-        }
+        let stop = Arc::new(Fd(
+            check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) }).ok()?
+        ));
         let words = Words(words.into_iter().map(|w| w as usize).collect());
+        let stop_fd = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("ipc-peer-watch".into())
             .stack_size(64 * 1024)
-            .spawn(move || watch(pidfd, stop, &words, &gone));
-        match thread {
-            Ok(thread) => Some(DeathWatch {
-                stop,
-                thread: Some(thread),
-            }),
-            Err(_) => {
-                // SAFETY: both descriptors are ours (the closure that owned
-                // the pidfd was never run, so it is closed here once).
-                unsafe {
-                    libc::close(pidfd);
-                    libc::close(stop);
-                }
-                None
-            }
-        }
+            .spawn(move || watch(&pidfd, &stop_fd, &words, &gone))
+            .ok()?;
+        Some(DeathWatch {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
 /// The watch thread: waits for the pidfd (the peer exited) or the eventfd
 /// (the segment is going away).
-fn watch(
-    pidfd: libc::c_int,
-    stop: libc::c_int,
-    words: &Words,
-    gone: &std::sync::atomic::AtomicBool,
-) {
-    use std::sync::atomic::Ordering as StdOrdering;
+fn watch(pidfd: &Fd, stop: &Fd, words: &Words, gone: &AtomicBool) {
     let mut fds = [
         libc::pollfd {
-            fd: pidfd,
+            fd: pidfd.0,
             events: libc::POLLIN,
             revents: 0,
         },
         libc::pollfd {
-            fd: stop,
+            fd: stop.0,
             events: libc::POLLIN,
             revents: 0,
         },
@@ -214,101 +343,25 @@ fn watch(
         }
     };
     if died {
-        gone.store(true, StdOrdering::SeqCst);
+        gone.store(true, Ordering::SeqCst);
         for &address in &words.0 {
             // SAFETY: the address is a sleep word in the segment's mapping,
             // which stays mapped until this thread has been joined.
             let word = unsafe { &*(address as *const AtomicU32) };
-            if word.swap(crate::layout::AWAKE, crate::sync::Ordering::SeqCst)
-                == crate::layout::SLEEPING
-            {
-                Signal.wake(word);
+            if word.swap(crate::layout::AWAKE, Ordering::SeqCst) == crate::layout::SLEEPING {
+                futex_wake(word);
             }
         }
     }
-    // SAFETY: the pidfd belongs to this thread and is closed once.
-    unsafe { libc::close(pidfd) };
 }
 
 impl Drop for DeathWatch {
     fn drop(&mut self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a valid u64 to our eventfd.
-        unsafe { libc::write(self.stop, (&one as *const u64).cast(), 8) };
+        unsafe { libc::write(self.stop.0, (&one as *const u64).cast(), 8) };
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        // SAFETY: the eventfd is ours and closed once, after the thread that
-        // polled it has ended.
-        unsafe { libc::close(self.stop) };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::layout::{AWAKE, SLEEPING};
-    use crate::sync::Ordering;
-    use std::sync::atomic::AtomicBool;
-    use std::sync::Arc;
-
-    fn child() -> std::process::Child {
-        std::process::Command::new("sleep")
-            .arg("600")
-            .spawn()
-            .expect("start `sleep`")
-    }
-
-    /// Waits while `word` is `SLEEPING`, at most about ten seconds in all
-    /// (a safety net against a hang, not a measurement).
-    fn sleep_on(word: &AtomicU32) {
-        for _ in 0..100 {
-            if word.load(Ordering::SeqCst) != SLEEPING {
-                return;
-            }
-            Signal.wait(word, SLEEPING, Duration::from_millis(100), None);
-        }
-    }
-
-    #[test]
-    fn the_death_watch_wakes_sleepers_when_the_peer_exits() {
-        let mut peer = child();
-        let words = [AtomicU32::new(SLEEPING), AtomicU32::new(SLEEPING)];
-        let gone = Arc::new(AtomicBool::new(false));
-        let watch = DeathWatch::start(
-            peer.id(),
-            words.iter().map(|w| w as *const AtomicU32).collect(),
-            Arc::clone(&gone),
-        )
-        .expect("pidfd and a thread");
-        assert!(!gone.load(Ordering::SeqCst));
-        peer.kill().expect("kill");
-        peer.wait().expect("reap");
-        // The watch sets the words one after the other: wait for each.
-        for word in &words {
-            sleep_on(word);
-        }
-        assert_eq!(words[0].load(Ordering::SeqCst), AWAKE);
-        assert_eq!(words[1].load(Ordering::SeqCst), AWAKE);
-        assert!(gone.load(Ordering::SeqCst));
-        drop(watch);
-    }
-
-    #[test]
-    fn a_dropped_death_watch_stops_and_touches_nothing() {
-        let mut peer = child();
-        let word = AtomicU32::new(SLEEPING);
-        let gone = Arc::new(AtomicBool::new(false));
-        let watch = DeathWatch::start(
-            peer.id(),
-            vec![&word as *const AtomicU32],
-            Arc::clone(&gone),
-        )
-        .expect("pidfd and a thread");
-        drop(watch); // joins the thread
-        peer.kill().expect("kill");
-        peer.wait().expect("reap");
-        assert_eq!(word.load(Ordering::SeqCst), SLEEPING);
-        assert!(!gone.load(Ordering::SeqCst));
     }
 }

@@ -1,5 +1,6 @@
-//! macOS backend: POSIX shared memory (shared with Linux in `posix.rs`),
-//! sleeping on the shared word with `os_sync_wait_on_address` (macOS 14.4+)
+//! macOS backend: POSIX shared memory (`shm_open`, 0600, unlinked as soon
+//! as the peer has attached; macOS sizes an object once and refuses to
+//! resize it afterwards, so a peer cannot shrink it under us), sleeping on the shared word with `os_sync_wait_on_address` (macOS 14.4+)
 //! or, on older systems, the private `__ulock` calls it is built on, and a
 //! kqueue `EVFILT_PROC` watch to tell whether the peer process still runs.
 //!
@@ -12,14 +13,122 @@
 //! the symbol (Rust's minimum is macOS 10.12 on `x86_64`, 11.0 on arm64, and
 //! rustc cannot weak-link), and `__ulock_*` are absent from some SDK stubs.
 
-pub(crate) use super::posix::{unlink, Mapping};
-use super::Slot;
-use crate::sync::AtomicU32;
+use super::posix::{check, private_size, Fd, Mapped};
+use super::{Backend, NoDeathWatch, SharedMemory, Slot, WaitWord, WatchPeer};
+use crate::sync::{AtomicBool, AtomicU32, Ordering};
 use libc::{c_int, c_void, size_t};
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The macOS backend. Sleepers notice a dead peer when a sleep slice ends
+/// (wait-on-address cannot also wait on a process), so there is no death
+/// watch.
+#[derive(Debug)]
+pub(crate) struct Os;
+
+impl Backend for Os {
+    type Memory = Memory;
+    type Signal = Signal;
+    type Peer = PeerWatch;
+    type DeathWatch = NoDeathWatch;
+}
+
+/// A mapped POSIX shared-memory object `/<name>`.
+#[derive(Debug)]
+pub(crate) struct Memory {
+    mapped: Mapped,
+    name: CString,
+    /// Whether the name is gone (unlinked by us or by the opener).
+    withdrawn: AtomicBool,
+}
+
+fn c_name(name: &str) -> io::Result<CString> {
+    CString::new(format!("/{name}")).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// On macOS the connection string is the name itself (at most 31
+/// characters, macOS's limit).
+pub(crate) fn is_connection_string(s: &str) -> bool {
+    super::is_name(s)
+}
+
+impl SharedMemory for Memory {
+    fn create(name: &str, len: usize) -> io::Result<(Self, String)> {
+        let c = c_name(name)?;
+        let flags = libc::O_CREAT | libc::O_EXCL | libc::O_RDWR;
+        // SAFETY: `c` is a valid NUL-terminated string.
+        let fd = Fd(check(unsafe {
+            libc::shm_open(c.as_ptr(), flags, 0o600 as libc::c_uint)
+        })?);
+        let mapped = (|| {
+            // SAFETY: `fd` is an open descriptor we own.
+            check(unsafe { libc::fchmod(fd.0, 0o600) })?;
+            let size = libc::off_t::try_from(len)
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // SAFETY: as above.
+            check(unsafe { libc::ftruncate(fd.0, size) })?;
+            Mapped::new(&fd, len)
+        })();
+        match mapped {
+            Ok(mapped) => Ok((
+                Memory {
+                    mapped,
+                    name: c,
+                    withdrawn: AtomicBool::new(false),
+                },
+                name.to_owned(),
+            )),
+            Err(e) => {
+                // SAFETY: `c` is a valid NUL-terminated string; we created it.
+                unsafe { libc::shm_unlink(c.as_ptr()) };
+                Err(e)
+            }
+        }
+    }
+
+    fn open(connection: &str) -> io::Result<(Self, String)> {
+        let c = c_name(connection)?;
+        // SAFETY: `c` is a valid NUL-terminated string.
+        let fd = Fd(check(unsafe {
+            libc::shm_open(c.as_ptr(), libc::O_RDWR, 0)
+        })?);
+        let len = private_size(&fd)?;
+        let mapped = Mapped::new(&fd, len)?;
+        let memory = Memory {
+            mapped,
+            name: c,
+            withdrawn: AtomicBool::new(false),
+        };
+        // The name has served its purpose.
+        memory.withdraw()?;
+        Ok((memory, connection.to_owned()))
+    }
+
+    fn as_ptr(&self) -> *mut u8 {
+        self.mapped.as_ptr()
+    }
+
+    fn len(&self) -> usize {
+        self.mapped.len()
+    }
+
+    fn lock(&self) -> io::Result<()> {
+        self.mapped.lock()
+    }
+
+    fn withdraw(&self) -> io::Result<()> {
+        if self.withdrawn.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        // SAFETY: `name` is a valid NUL-terminated string.
+        match check(unsafe { libc::shm_unlink(self.name.as_ptr()) }) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
 
 /// `<os/os_sync_wait_on_address.h>` (macOS 14.4+). `timeout_ns` is a
 /// *relative* timeout in nanoseconds, measured on `clockid` (only
@@ -140,16 +249,18 @@ pub(crate) struct Signal {
     primitive: Primitive,
 }
 
-impl Signal {
+impl WaitWord for Signal {
+    type Peer = PeerWatch;
+
     /// Fails with `Unsupported` only if the system has no wait-on-address
     /// primitive at all (not seen on any macOS Rust supports).
-    pub(crate) fn create(_name: &str, _channel: usize, _slot: Slot) -> io::Result<Signal> {
+    fn create(_name: &str, _channel: usize, _slot: Slot) -> io::Result<Signal> {
         Ok(Signal {
             primitive: primitive()?,
         })
     }
 
-    pub(crate) fn open(_name: &str, _channel: usize, _slot: Slot) -> io::Result<Signal> {
+    fn open(_name: &str, _channel: usize, _slot: Slot) -> io::Result<Signal> {
         Ok(Signal {
             primitive: primitive()?,
         })
@@ -160,13 +271,7 @@ impl Signal {
     ///
     /// The peer is not watched here: wait-on-address cannot also wait on a
     /// kqueue, so the caller's bounded slices notice a dead peer.
-    pub(crate) fn wait(
-        &self,
-        word: &AtomicU32,
-        expected: u32,
-        timeout: Duration,
-        _peer: Option<&PeerWatch>,
-    ) {
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Duration, _peer: Option<&PeerWatch>) {
         // Zero is EINVAL for os_sync and *forever* for __ulock: never pass it.
         if timeout.is_zero() {
             return;
@@ -204,7 +309,7 @@ impl Signal {
     }
 
     /// Wakes the one endpoint that may sleep on `word`.
-    pub(crate) fn wake(&self, word: &AtomicU32) {
+    fn wake(&self, word: &AtomicU32) {
         let addr = word.as_ptr().cast::<c_void>();
         match self.primitive {
             // SAFETY: `addr` is a valid, aligned 32-bit word; the flags match
@@ -240,8 +345,8 @@ const ZERO_TIMEOUT: libc::timespec = libc::timespec {
     tv_nsec: 0,
 };
 
-impl PeerWatch {
-    pub(crate) fn new(pid: u32) -> Option<PeerWatch> {
+impl WatchPeer for PeerWatch {
+    fn new(pid: u32) -> Option<PeerWatch> {
         let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
         let mut watch = PeerWatch {
             pid,
@@ -278,7 +383,7 @@ impl PeerWatch {
         Some(watch)
     }
 
-    pub(crate) fn is_alive(&mut self) -> bool {
+    fn is_alive(&mut self) -> bool {
         if self.gone {
             return false;
         }

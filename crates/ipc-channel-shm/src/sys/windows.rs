@@ -9,7 +9,7 @@
 //! two processes and there is nothing to unlink; instead `Mapping::open`
 //! refuses a segment whose header shows that its peer has already attached.
 
-use super::Slot;
+use super::{Backend, NoDeathWatch, SharedMemory, Slot, WaitWord, WatchPeer};
 use crate::layout::SegmentHeader;
 use crate::sync::{AtomicU32, Ordering};
 use std::io;
@@ -35,6 +35,23 @@ use windows_sys::Win32::System::Threading::{
     WaitForMultipleObjects, WaitForSingleObject, EVENT_ALL_ACCESS, EVENT_MODIFY_STATE, INFINITE,
     PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SYNCHRONIZE, SYNCHRONIZATION_SYNCHRONIZE,
 };
+
+/// The Windows backend. A sleeper waits on its event and on the peer's
+/// process handle together, so a dead peer wakes it at once: no death watch.
+#[derive(Debug)]
+pub(crate) struct Os;
+
+impl Backend for Os {
+    type Memory = Mapping;
+    type Signal = Signal;
+    type Peer = PeerWatch;
+    type DeathWatch = NoDeathWatch;
+}
+
+/// On Windows the connection string is the segment's name.
+pub(crate) fn is_connection_string(s: &str) -> bool {
+    super::is_name(s)
+}
 
 /// `SECURITY_DESCRIPTOR_REVISION` (winnt.h); windows-sys files it under a
 /// feature this crate does not otherwise need.
@@ -194,11 +211,12 @@ unsafe impl Send for Mapping {}
 // SAFETY: as above.
 unsafe impl Sync for Mapping {}
 
-impl Mapping {
+impl SharedMemory for Mapping {
     /// Creates the mapping `Local\<name>` of `len` bytes, exclusively (an
     /// existing object of that name is `AlreadyExists`), for this user only,
-    /// maps it and faults every page in.
-    pub(crate) fn create(name: &str, len: usize) -> io::Result<Mapping> {
+    /// maps it and faults every page in. A section cannot be resized once
+    /// created, so a peer cannot shrink it under us.
+    fn create(name: &str, len: usize) -> io::Result<(Mapping, String)> {
         let wname = object_name(name, "")?;
         let size = u64::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         if len == 0 {
@@ -242,7 +260,7 @@ impl Mapping {
             // page).
             unsafe { ptr::write_volatile(ptr.add(off), 0) };
         }
-        Ok(mapping)
+        Ok((mapping, name.to_owned()))
     }
 
     /// Opens and maps `Local\<name>`. The length is the `segment_size` the
@@ -251,7 +269,7 @@ impl Mapping {
     /// validates the rest of the header. (A segment that a peer has already
     /// opened is refused by `Segment::open`, which stands in for the POSIX
     /// unlink here.)
-    pub(crate) fn open(name: &str) -> io::Result<Mapping> {
+    fn open(name: &str) -> io::Result<(Mapping, String)> {
         let wname = object_name(name, "")?;
         // SAFETY: `wname` is NUL-terminated.
         let h = unsafe { OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE, 0, wname.as_ptr()) };
@@ -301,20 +319,30 @@ impl Mapping {
             // the page in.
             unsafe { ptr::read_volatile(ptr.add(off)) };
         }
-        Ok(mapping)
+        Ok((mapping, name.to_owned()))
     }
 
-    pub(crate) fn as_ptr(&self) -> *mut u8 {
+    fn as_ptr(&self) -> *mut u8 {
         self.ptr
     }
 
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.len
+    }
+
+    /// Nothing to do: a Windows object name exists exactly as long as some
+    /// process holds a handle to the object, so the segment's name
+    /// disappears with the last handle of either side and a crash leaves
+    /// nothing behind. Until then the name stays visible; `Segment::open`
+    /// stands in for the removal by refusing a segment whose header shows
+    /// an attached peer, and the DACL keeps other users out.
+    fn withdraw(&self) -> io::Result<()> {
+        Ok(())
     }
 
     /// Pins the pages in memory (they are already faulted in). This fails when
     /// the process's minimum working set is too small; the caller logs that.
-    pub(crate) fn lock(&self) -> io::Result<()> {
+    fn lock(&self) -> io::Result<()> {
         // SAFETY: the range lies inside our view.
         if unsafe { VirtualLock(self.ptr.cast_const().cast(), self.len) } == 0 {
             return Err(io::Error::last_os_error());
@@ -346,16 +374,6 @@ impl Drop for Mapping {
     }
 }
 
-/// Nothing to do: a Windows object name exists exactly as long as some
-/// process holds a handle to the object, so the segment's name disappears
-/// with the last handle of either side and a crash leaves nothing behind.
-/// Until then the name stays visible; [`Mapping::open`] stands in for the
-/// removal by refusing a segment whose header shows an attached peer, and the
-/// DACL keeps other users out.
-pub(crate) fn unlink(_name: &str) -> io::Result<()> {
-    Ok(())
-}
-
 /// The name suffix of the event of `channel`'s `slot`.
 fn event_suffix(channel: usize, slot: Slot) -> String {
     let s = match slot {
@@ -374,10 +392,12 @@ pub(crate) struct Signal {
     event: Handle,
 }
 
-impl Signal {
+impl WaitWord for Signal {
+    type Peer = PeerWatch;
+
     /// Creates the event `Local\<name>-<channel>{r,w}` exclusively, for this
     /// user only.
-    pub(crate) fn create(name: &str, channel: usize, slot: Slot) -> io::Result<Signal> {
+    fn create(name: &str, channel: usize, slot: Slot) -> io::Result<Signal> {
         let wname = object_name(name, &event_suffix(channel, slot))?;
         let mut security = OwnerOnly::new(EVENT_ALL_ACCESS)?;
         let sa = security.attributes();
@@ -397,7 +417,7 @@ impl Signal {
     }
 
     /// Opens the event made by [`Signal::create`] in the peer process.
-    pub(crate) fn open(name: &str, channel: usize, slot: Slot) -> io::Result<Signal> {
+    fn open(name: &str, channel: usize, slot: Slot) -> io::Result<Signal> {
         let wname = object_name(name, &event_suffix(channel, slot))?;
         // SAFETY: `wname` is NUL-terminated.
         let h = unsafe {
@@ -415,13 +435,7 @@ impl Signal {
     /// Sleeps while `*word == expected`, at most `timeout` (rounded up to
     /// whole milliseconds), or until `peer`'s process ends. Returns on a wake,
     /// a timeout, the peer's death or a failure; the caller re-checks.
-    pub(crate) fn wait(
-        &self,
-        word: &AtomicU32,
-        expected: u32,
-        timeout: Duration,
-        peer: Option<&PeerWatch>,
-    ) {
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Duration, peer: Option<&PeerWatch>) {
         if word.load(Ordering::SeqCst) != expected {
             return;
         }
@@ -441,7 +455,7 @@ impl Signal {
 
     /// Wakes the one endpoint that may sleep on this event. The caller has
     /// changed the word first.
-    pub(crate) fn wake(&self, _word: &AtomicU32) {
+    fn wake(&self, _word: &AtomicU32) {
         // SAFETY: the event handle is open. A failure cannot be acted upon
         // here; the sleeper's bounded wait then notices the word changed.
         unsafe { SetEvent(self.event.0) };
@@ -457,10 +471,10 @@ pub(crate) struct PeerWatch {
     process: Option<Handle>,
 }
 
-impl PeerWatch {
+impl WatchPeer for PeerWatch {
     /// A watch on process `pid`; `None` if its state cannot be observed
     /// (access denied, say), in which case the peer counts as alive.
-    pub(crate) fn new(pid: u32) -> Option<PeerWatch> {
+    fn new(pid: u32) -> Option<PeerWatch> {
         if pid == 0 {
             return None;
         }
@@ -485,7 +499,7 @@ impl PeerWatch {
         }
     }
 
-    pub(crate) fn is_alive(&mut self) -> bool {
+    fn is_alive(&mut self) -> bool {
         match &self.process {
             Some(h) => {
                 // SAFETY: the process handle is open; a zero timeout only polls.
@@ -499,113 +513,55 @@ impl PeerWatch {
 
 #[cfg(test)]
 mod tests {
+    //! What only the Windows backend does; the conformance suite covers the
+    //! rest.
     use super::*;
-    use std::time::Instant;
-
-    /// A name no other test (or process) uses.
-    fn unique(tag: &str) -> String {
-        use std::sync::atomic::{AtomicUsize, Ordering as O};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        format!(
-            "ipc-test-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, O::Relaxed)
-        )
-    }
 
     #[test]
     fn create_is_exclusive_and_open_sees_the_recorded_size() {
-        let name = unique("map");
+        let name = super::super::random_name().unwrap();
         let len = 3 * 4096 + 128;
-        let a = Mapping::create(&name, len).unwrap();
+        let (a, _) = Mapping::create(&name, len).unwrap();
         assert_eq!(a.len(), len);
         let again = Mapping::create(&name, len).unwrap_err();
         assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
         // No header yet: the recorded size (0) is refused, the whole region
         // (whole pages) is reported, so header validation will fail.
-        let b = Mapping::open(&name).unwrap();
+        let (b, _) = Mapping::open(&name).unwrap();
         assert!(b.len() >= len && b.len() % 4096 == 0, "{}", b.len());
         drop(b);
         // SAFETY: offset 16 is inside the mapping and 8-aligned; only this
         // test uses it.
         unsafe { ptr::write_volatile(a.as_ptr().add(16).cast::<u64>(), len as u64) };
-        let c = Mapping::open(&name).unwrap();
+        let (c, _) = Mapping::open(&name).unwrap();
         assert_eq!(c.len(), len);
-        // Both views show the same memory.
-        // SAFETY: offset 4096 is inside both mappings.
-        unsafe { ptr::write_volatile(a.as_ptr().add(4096), 0x5a) };
-        // SAFETY: as above.
-        assert_eq!(unsafe { ptr::read_volatile(c.as_ptr().add(4096)) }, 0x5a);
         drop((a, c));
         // The last handle is gone, and the name with it.
         assert_eq!(
             Mapping::open(&name).unwrap_err().kind(),
             io::ErrorKind::NotFound
         );
-        assert!(unlink(&name).is_ok());
     }
 
     #[test]
-    fn a_wake_before_the_wait_is_not_lost_and_waits_time_out() {
-        let name = unique("sig");
-        let a = Signal::create(&name, 3, Slot::Reader).unwrap();
+    fn events_are_exclusive_and_a_missing_one_is_not_found() {
+        let name = super::super::random_name().unwrap();
+        let _a = Signal::create(&name, 3, Slot::Reader).unwrap();
         assert_eq!(
             Signal::create(&name, 3, Slot::Reader).unwrap_err().kind(),
             io::ErrorKind::AlreadyExists
         );
-        let b = Signal::open(&name, 3, Slot::Reader).unwrap();
         assert_eq!(
             Signal::open(&name, 3, Slot::Writer).unwrap_err().kind(),
             io::ErrorKind::NotFound
         );
-        let word = AtomicU32::new(1);
-        // The word already differs: no wait at all.
-        let t = Instant::now();
-        b.wait(&word, 0, Duration::from_secs(10), None);
-        assert!(t.elapsed() < Duration::from_secs(5));
-        // A wake that comes first is remembered by the event.
-        a.wake(&word);
-        let t = Instant::now();
-        b.wait(&word, 1, Duration::from_secs(10), None);
-        assert!(t.elapsed() < Duration::from_secs(5));
-        // Nothing pending: a short wait times out, and is not zero.
-        let t = Instant::now();
-        b.wait(&word, 1, Duration::from_nanos(1), None);
-        b.wait(&word, 1, Duration::from_millis(30), None);
-        assert!(t.elapsed() >= Duration::from_millis(30));
     }
 
     #[test]
-    fn a_peer_watch_sees_a_process_end_and_wakes_a_sleeper() {
-        let mut me = PeerWatch::new(std::process::id()).unwrap();
-        assert!(me.is_alive());
-        // `cmd /c exit` is short-lived and exists on Windows and under Wine.
-        let mut child = std::process::Command::new("cmd")
-            .args(["/c", "exit"])
-            .spawn()
-            .unwrap();
-        let mut watch = PeerWatch::new(child.id()).unwrap();
-        let name = unique("peer");
-        let signal = Signal::create(&name, 0, Slot::Writer).unwrap();
-        let word = AtomicU32::new(1);
-        let t = Instant::now();
-        while watch.is_alive() {
-            // The process handle wakes the wait as soon as the child ends.
-            signal.wait(&word, 1, Duration::from_secs(20), Some(&watch));
-            assert!(t.elapsed() < Duration::from_secs(15), "child still running");
-        }
-        child.wait().unwrap();
-        let pid = child.id();
-        drop(child);
-        drop(watch);
-        // Once every handle is closed the id names no process (unless reused).
-        if let Some(mut gone) = PeerWatch::new(pid) {
-            let _ = gone.is_alive();
-        }
+    fn a_process_that_never_existed_is_not_alive() {
         // An id that never names a process: Windows ids are multiples of 4.
         let mut nobody = PeerWatch::new(0xffff_fff1).unwrap();
         assert!(!nobody.is_alive());
-        assert!(PeerWatch::new(0).is_none());
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! `cargo run --release -p ipc-link --example demo`).
 //!
 //! This program plays both roles. As the host it starts itself again as the
-//! plugin (`demo plugin <connection>`), a small synthesizer, then: plays a
-//! melody through it in real time (MIDI on the main link, one real-time call
-//! per audio period, audio in shared buffers), counts the messages the
-//! plugin sends on its own, measures the real-time link's round trips (also
-//! with a bounded spin) next to a Unix socket's (what LMMS uses today) in the
-//! same run, moves a 64 MiB state each way,
-//! and finally kills the plugin during a real-time call to time how fast
-//! both links notice. See `docs/DEMO.md` for a sample run.
+//! plugin (`demo plugin`, the connection string in its environment and last
+//! argument), a small synthesizer, then: plays a melody through it in real
+//! time (MIDI on the main link, one real-time call per audio period, audio
+//! in shared buffers), counts the messages the plugin sends on its own,
+//! measures the real-time link's round trips (also with a bounded spin) next
+//! to a Unix socket's (what LMMS uses today) in the same run, moves a 64 MiB
+//! state each way, kills the plugin during a real-time call to time how fast
+//! both links notice, and last asks a second plugin to quit, as a host does
+//! when it closes a project. See `docs/DEMO.md` for a sample run.
 
 mod host;
 mod messages;
@@ -31,7 +32,22 @@ usage: demo [--periods N] [--unpaced N]
   --periods N   periods played in real time (default 375: 2 s at 256 frames, 48 kHz)
   --unpaced N   periods played back to back, and round trips of each kind measured
                 for the latency table (default 20000; 0 skips both)
-internal roles: demo plugin <connection>, demo uds-echo";
+internal roles: demo plugin [connection] (also in IPC_LINK_CONNECTION), demo uds-echo";
+
+/// Priority asked for the plugin's serving thread, the host's audio thread
+/// and the echo process (`SCHED_FIFO` 80, like JACK's clients).
+pub const RT_PRIORITY: u8 = 80;
+
+/// Asks for real-time priority ([`RT_PRIORITY`]) for the calling thread;
+/// says why not if the system refuses.
+pub fn promote_current_thread() -> Result<u8, String> {
+    match ipc_link::promote_current_thread(RT_PRIORITY) {
+        Ok(()) => Ok(RT_PRIORITY),
+        // The system's own words, without the layer's prefix.
+        Err(LinkError::Os(e)) => Err(e.to_string()),
+        Err(other) => Err(other.to_string()),
+    }
+}
 
 /// The whole demo must finish within this (plus the time its periods take),
 /// or it fails.
@@ -99,15 +115,7 @@ fn parse(args: &[String]) -> Result<host::Options, String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("plugin") => {
-            return match args.get(1) {
-                Some(connection) => plugin::main(connection),
-                None => {
-                    eprintln!("{USAGE}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Some("plugin") => return plugin::main(),
         #[cfg(unix)]
         Some("uds-echo") => return uds::echo(),
         Some("-h" | "--help" | "help") => {

@@ -1,8 +1,10 @@
 //! The demo synthesizer's protocol. IDs borrow LMMS's numbers where LMMS has
 //! the same message (`include/RemotePluginBase.h`), so the mapping is easy to
-//! follow; the ID space is per plugin type, as in LMMS.
+//! follow; the ID space is per plugin type, as in LMMS. The two state
+//! messages carry 64 MiB each: their byte fields take
+//! `#[serde(with = "serde_bytes")]` (see [`State`]).
 
-use ipc_msgpack::serde_bytes;
+use ipc_link::{message, serde_bytes};
 use serde::{Deserialize, Serialize};
 
 /// Plugin -> host, once its real-time thread runs (LMMS: `IdInitDone`).
@@ -53,7 +55,14 @@ pub struct SaveState;
 /// Plugin -> host: the answer to [`SaveState`].
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct State {
-    /// The saved state, as MessagePack `bin`.
+    /// The saved state, 64 MiB, as one MessagePack `bin`.
+    //
+    // `serde_bytes` is what makes this fast. Without it serde sees a
+    // `Vec<u8>` as a sequence and encodes an array of 64 Mi integers (one
+    // or two bytes each), each encoded and decoded on its own: about a
+    // hundred times slower through a link (seconds instead of tens of
+    // milliseconds) than one `bin` copied whole. Every large byte field of
+    // a protocol wants it.
     #[serde(with = "serde_bytes")]
     pub blob: Vec<u8>,
     /// How long the plugin took to build it, in microseconds.
@@ -64,6 +73,7 @@ pub struct State {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct LoadState {
     /// A state made by [`SaveState`].
+    // A `bin`, not an array of integers: see `State::blob`.
     #[serde(with = "serde_bytes")]
     pub blob: Vec<u8>,
 }
@@ -112,7 +122,7 @@ pub struct RtReply {
     pub voices: u32,
 }
 
-ipc_msgpack::message!(
+message!(
     Ready = 2,
     Midi = 8,
     RtRequest = 9,

@@ -4,20 +4,23 @@
 //! real-time thread (renders each period the host asks for), and a messenger
 //! that sends what the real-time thread has to say (parameter changes, log
 //! lines) to the host, so that the real-time thread never touches the main
-//! link, its lock or the allocator.
+//! link, its lock or the allocator. The main thread waits for the host to
+//! say quit, then joins the other two.
 
 use crate::messages::{
     LoadState, Loaded, LogLine, Midi, ParamChanged, Ready, RtReply, RtRequest, SaveState, Stalling,
     State,
 };
+use crate::promote_current_thread;
 use crate::state::{self, Params};
 use crate::stats::dbfs;
 use crate::synth::{Synth, MAX_FRAMES};
-use ipc_link::{LinkConfig, LinkError, Plugin, RtServer, Stop};
+use ipc_link::{AudioBuffers, LinkConfig, LinkError, MainLink, Plugin, RtServer, Stop};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// The parameters a fresh synthesizer starts with.
@@ -27,8 +30,6 @@ pub const DEFAULT_PARAMS: Params = Params {
 };
 /// The real-time thread reports every this many periods (0.67 s).
 pub const LOG_EVERY: u64 = 125;
-/// Priority asked for the real-time thread (`SCHED_FIFO` 80, like JACK's clients).
-pub const RT_PRIORITY: u8 = 80;
 
 /// From the main link's listener to the real-time thread.
 #[derive(Debug, Clone, Copy)]
@@ -83,23 +84,26 @@ impl Published {
     }
 }
 
-/// Asks for real-time priority ([`RT_PRIORITY`]) for the calling thread;
-/// says why not if the system refuses.
-pub fn promote_current_thread() -> Result<(), String> {
-    RtServer::promote_current_thread(RT_PRIORITY).map_err(|e| match e {
-        LinkError::Os(e) => e.to_string(),
-        other => other.to_string(),
-    })
+/// Runs the plugin process on the link its host started it with (the
+/// connection string in its environment). Exits with success once the host
+/// said quit and both of its threads ended.
+pub fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo plugin: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
-/// Runs the plugin process on the link named by `connection`.
-pub fn main(connection: &str) -> ExitCode {
+fn run() -> Result<(), String> {
     let (control_tx, control_rx) = sync_channel::<Control>(1024);
     let (event_tx, event_rx) = sync_channel::<Event>(1024);
     let published = Arc::new(Published::new(DEFAULT_PARAMS));
     let (for_save, for_load) = (published.clone(), published.clone());
     let load_tx = control_tx.clone();
-    let mut plugin = match Plugin::connect(connection, &LinkConfig::default(), move |link| {
+    let mut plugin = Plugin::connect_from_env(&LinkConfig::default(), move |link| {
         link.on(move |m: Midi, _| {
             let control = match (m.status & 0xF0, m.velocity) {
                 (0x90, v) if v > 0 => Control::NoteOn(m.key, v),
@@ -107,7 +111,7 @@ pub fn main(connection: &str) -> ExitCode {
                 _ => return,
             };
             let _ = control_tx.try_send(control);
-        });
+        })?;
         link.on_request(move |SaveState| {
             let started = Instant::now();
             let blob = state::save(&for_save.get());
@@ -115,7 +119,7 @@ pub fn main(connection: &str) -> ExitCode {
                 blob,
                 built_us: started.elapsed().as_micros() as u64,
             }
-        });
+        })?;
         link.on_request(move |LoadState { blob }| {
             let started = Instant::now();
             let checksum = state::checksum(&blob);
@@ -133,41 +137,34 @@ pub fn main(connection: &str) -> ExitCode {
                 problem,
                 checked_us: started.elapsed().as_micros() as u64,
             }
-        });
-    }) {
-        Ok(plugin) => plugin,
-        Err(e) => {
-            eprintln!("demo plugin: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let Some(rt) = plugin.take_rt() else {
-        eprintln!("demo plugin: no real-time link");
-        return ExitCode::FAILURE;
-    };
-    let link = plugin.main().clone();
-    let spawned = std::thread::Builder::new()
-        .name("demo-messenger".into())
+        })
+    })
+    .map_err(|e| e.to_string())?;
+    let rt = plugin.take_rt().ok_or("no real-time link")?;
+    let spawn = |name: &str| thread::Builder::new().name(name.into());
+    let link = plugin.main_link().clone();
+    let messenger = spawn("demo-messenger")
         .spawn(move || messenger(&link, &event_rx))
-        .and_then(|_| {
-            let link = plugin.main().clone();
-            std::thread::Builder::new()
-                .name("demo-rt".into())
-                .spawn(move || real_time(rt, &link, &control_rx, &event_tx, &published))
-        });
-    if let Err(e) = spawned {
-        eprintln!("demo plugin: cannot start a thread: {e}");
-        return ExitCode::FAILURE;
-    }
-    // The threads are not joined: the real-time thread may be blocked in a
-    // call (or a stall) when the host says quit; they end with the process.
-    match plugin.wait_for_stop() {
-        Stop::Quit | Stop::HostGone(_) => ExitCode::SUCCESS,
+        .map_err(|e| format!("cannot start the messenger: {e}"))?;
+    let link = plugin.main_link().clone();
+    let real_time = spawn("demo-rt")
+        .spawn(move || real_time(rt, &link, &control_rx, &event_tx, &published))
+        .map_err(|e| format!("cannot start the real-time thread: {e}"))?;
+    let stop = plugin.wait_for_stop();
+    // Joining is safe: a `Quit` (or the host's death) also ends the
+    // real-time thread's serving, and with it the messenger's queue.
+    let served = real_time
+        .join()
+        .map_err(|_| "the real-time thread panicked")?;
+    messenger.join().map_err(|_| "the messenger panicked")?;
+    match (stop, served) {
+        (Stop::Quit, Stop::Quit) => Ok(()),
+        (Stop::HostGone(e), _) | (_, Stop::HostGone(e)) => Err(format!("the host is gone: {e}")),
     }
 }
 
 /// Sends the real-time thread's events to the host.
-fn messenger(link: &ipc_link::MainLink, events: &Receiver<Event>) {
+fn messenger(link: &MainLink, events: &Receiver<Event>) {
     for event in events {
         let sent = match event {
             Event::Filter { hz, period } => link.send(&ParamChanged {
@@ -193,90 +190,125 @@ fn messenger(link: &ipc_link::MainLink, events: &Receiver<Event>) {
 }
 
 /// The real-time thread: asks for real-time priority, says hello, then
-/// serves the host's calls until the link goes down.
+/// serves the host's calls until the host says quit (or goes away); returns
+/// why it stopped.
 fn real_time(
     mut rt: RtServer,
-    link: &ipc_link::MainLink,
+    link: &MainLink,
     controls: &Receiver<Control>,
     events: &SyncSender<Event>,
     published: &Published,
-) {
-    let rt_priority = promote_current_thread().map(|()| RT_PRIORITY);
-    if link.send(&Ready { rt_priority }).is_err() {
-        return;
+) -> Stop {
+    let rt_priority = promote_current_thread();
+    if let Err(e) = link.send(&Ready { rt_priority }) {
+        return Stop::HostGone(e);
     }
-    let mut synth = Synth::new(DEFAULT_PARAMS);
-    let (mut left, mut right) = ([0f32; MAX_FRAMES], [0f32; MAX_FRAMES]);
-    let (mut notes, mut peak) = (0u64, 0f32);
-    let mut spin = None;
+    let mut renderer = Renderer {
+        synth: Synth::new(DEFAULT_PARAMS),
+        left: [0.0; MAX_FRAMES],
+        right: [0.0; MAX_FRAMES],
+        notes: 0,
+        peak: 0.0,
+        spin: None,
+        controls,
+        events,
+        published,
+    };
     // `serve_one` rather than `serve`: between calls, the server may change
-    // how it waits (a spin asked for by the host).
+    // how it waits (a spin asked for by the host). It stops as `serve` does.
     loop {
-        let served = rt.serve_one(None, |request: RtRequest, audio| match request {
-            RtRequest::Process { period } => {
-                while let Ok(control) = controls.try_recv() {
-                    match control {
-                        Control::NoteOn(key, velocity) => {
-                            let hz = synth.note_on(key, velocity);
-                            notes += 1;
-                            published.set(synth.params());
-                            let _ = events.try_send(Event::Filter { hz, period });
-                        }
-                        Control::NoteOff(key) => synth.note_off(key),
-                        Control::Load(params) => synth = Synth::new(params),
-                    }
-                }
-                if let Some(audio) = audio.filter(|a| a.outputs() >= 2 && a.frames() <= MAX_FRAMES)
-                {
-                    let n = audio.frames();
-                    synth.render(&mut left[..n], &mut right[..n]);
-                    audio.output_mut(0).copy_from_slice(&left[..n]);
-                    audio.output_mut(1).copy_from_slice(&right[..n]);
-                    for x in left[..n].iter().chain(&right[..n]) {
-                        peak = peak.max(x.abs());
-                    }
-                }
-                let voices = synth.voices();
-                if period % LOG_EVERY == LOG_EVERY - 1 {
-                    let report = Event::Report {
-                        period,
-                        voices,
-                        peak,
-                        notes,
-                    };
-                    let _ = events.try_send(report);
-                    peak = 0.0;
-                }
-                RtReply {
-                    period,
-                    voices: voices as u32,
-                }
-            }
+        match rt.serve_one(|request: RtRequest, audio| renderer.answer(request, audio)) {
+            Ok(()) => {}
+            Err(LinkError::Closed) => return Stop::Quit,
+            Err(e) if e.is_disconnect() => return Stop::HostGone(e),
+            Err(e) => eprintln!("demo plugin: a real-time request was not served: {e}"),
+        }
+        if let Some(spin) = renderer.spin.take() {
+            rt.set_spin(spin);
+        }
+    }
+}
+
+/// What the real-time thread keeps between calls. Allocation-free.
+struct Renderer<'a> {
+    synth: Synth,
+    left: [f32; MAX_FRAMES],
+    right: [f32; MAX_FRAMES],
+    notes: u64,
+    /// Peak since the last report.
+    peak: f32,
+    /// A spin the host asked for, to apply after this call.
+    spin: Option<Duration>,
+    controls: &'a Receiver<Control>,
+    events: &'a SyncSender<Event>,
+    published: &'a Published,
+}
+
+impl Renderer<'_> {
+    /// Answers one real-time request.
+    fn answer(&mut self, request: RtRequest, audio: Option<&mut AudioBuffers>) -> RtReply {
+        match request {
+            RtRequest::Process { period } => self.process(period, audio),
             RtRequest::Ping(n) => RtReply {
                 period: n,
-                voices: synth.voices() as u32,
+                voices: self.synth.voices() as u32,
             },
             RtRequest::Stall { millis } => {
-                let _ = events.try_send(Event::Stalling(millis));
-                std::thread::sleep(Duration::from_millis(millis));
+                let _ = self.events.try_send(Event::Stalling(millis));
+                thread::sleep(Duration::from_millis(millis));
                 RtReply {
                     period: 0,
                     voices: 0,
                 }
             }
             RtRequest::Spin { micros } => {
-                spin = Some(Duration::from_micros(micros.into()));
+                self.spin = Some(Duration::from_micros(micros.into()));
                 RtReply {
                     period: micros.into(),
                     voices: 0,
                 }
             }
-        });
-        if served.is_err() {
-            return; // the host closed the link or died
         }
-        if let Some(spin) = spin.take() {
-            rt.set_spin(spin);
+    }
+
+    /// Renders one period: applies the notes that came, then fills the
+    /// shared output buffers.
+    fn process(&mut self, period: u64, audio: Option<&mut AudioBuffers>) -> RtReply {
+        while let Ok(control) = self.controls.try_recv() {
+            match control {
+                Control::NoteOn(key, velocity) => {
+                    let hz = self.synth.note_on(key, velocity);
+                    self.notes += 1;
+                    self.published.set(self.synth.params());
+                    let _ = self.events.try_send(Event::Filter { hz, period });
+                }
+                Control::NoteOff(key) => self.synth.note_off(key),
+                Control::Load(params) => self.synth = Synth::new(params),
+            }
+        }
+        if let Some(audio) = audio.filter(|a| a.outputs() >= 2 && a.frames() <= MAX_FRAMES) {
+            let n = audio.frames();
+            let (left, right) = (&mut self.left[..n], &mut self.right[..n]);
+            self.synth.render(left, right);
+            audio.output_mut(0).copy_from_slice(left);
+            audio.output_mut(1).copy_from_slice(right);
+            for x in left.iter().chain(right.iter()) {
+                self.peak = self.peak.max(x.abs());
+            }
+        }
+        let voices = self.synth.voices();
+        if period % LOG_EVERY == LOG_EVERY - 1 {
+            let _ = self.events.try_send(Event::Report {
+                period,
+                voices,
+                peak: self.peak,
+                notes: self.notes,
+            });
+            self.peak = 0.0;
+        }
+        RtReply {
+            period,
+            voices: voices as u32,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// returns each 8-byte message until the end of its input.
 pub fn echo() -> ExitCode {
     let (mut input, mut output) = (std::io::stdin().lock(), std::io::stdout().lock());
-    let promoted = crate::plugin::promote_current_thread().is_ok();
+    let promoted = crate::promote_current_thread().is_ok();
     if output
         .write_all(&[u8::from(promoted)])
         .and_then(|()| output.flush())

@@ -1,0 +1,339 @@
+//! The two ends of a channel and the wait/wake protocol between them.
+//!
+//! Positions are free-running 64-bit byte counts. The writer owns
+//! `write_pos`, the reader `read_pos`; each keeps its own position in a local
+//! variable and only ever *stores* it to shared memory, so a peer that
+//! scribbles on it cannot mislead its owner. The peer's position is loaded,
+//! checked (`0 <= write_pos - read_pos <= capacity`, and never moving
+//! backwards) and only then used.
+//!
+//! Sleeping follows the classic store-fence-load handshake: the sleeper sets
+//! its sleep word to `SLEEPING`, issues a `SeqCst` fence and re-checks the
+//! condition; the other side stores its position, issues a `SeqCst` fence and
+//! loads the sleep word. At least one of them sees the other's store, so a
+//! wake-up cannot be lost; the waker clears the word with a swap, so it
+//! signals at most once per sleep. See `docs/PROTOCOL.md`.
+
+mod deadline;
+mod reader;
+mod writer;
+
+#[cfg(all(test, not(loom)))]
+mod hostile_tests;
+
+pub use deadline::Deadline;
+pub use reader::{Peek, Reader};
+pub use writer::{Reservation, Writer};
+
+use crate::layout::{ChannelHeader, AWAKE, SLEEPING};
+use crate::segment::Shared;
+use crate::stats::Stats;
+use crate::sync::{fence, spin_loop, AtomicBool, AtomicU32, Ordering};
+use crate::sys::{PeerWatch, Slot, WatchPeer, PEER_CHECK_INTERVAL};
+use crate::Error;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Spin iterations between two reads of the clock while spinning.
+const SPIN_BATCH: u32 = 64;
+
+/// What a writer and a reader both hold.
+struct Endpoint {
+    shared: Arc<Shared>,
+    channel: usize,
+    /// The channel's control block inside `shared`'s mapping (looked up
+    /// once: every operation touches it).
+    header: *const ChannelHeader,
+    /// This process closed this end (`Segment::close`), looked up once.
+    closed_here: *const AtomicBool,
+    data: *mut u8,
+    capacity: u64,
+    spin: Duration,
+    io_timeout: Option<Duration>,
+    stats: Stats,
+    /// Sticky failure: once the shared memory was found corrupted, every call
+    /// reports it.
+    failure: Option<Error>,
+    peer: Option<(u32, PeerWatch)>,
+    /// Set once the peer process was seen dead: a process does not come
+    /// back, so later waits report it at once instead of sleeping first.
+    peer_dead: bool,
+}
+
+// SAFETY: the raw header and data pointers point into `shared`, which is
+// Send + Sync; the endpoint is used by one thread at a time (`&mut self`).
+unsafe impl Send for Endpoint {}
+
+impl Endpoint {
+    fn new(shared: Arc<Shared>, channel: usize, slot: Slot) -> Endpoint {
+        let g = shared.geometry(channel);
+        // SAFETY: the ring follows the header inside the mapping (validated
+        // or planned by `layout`).
+        let data = unsafe {
+            shared
+                .base()
+                .add(g.offset + core::mem::size_of::<ChannelHeader>())
+        };
+        let header: *const ChannelHeader = shared.header(channel);
+        let closed_here: *const AtomicBool = shared.closed_flag(channel, slot);
+        Endpoint {
+            shared,
+            channel,
+            header,
+            closed_here,
+            data,
+            capacity: g.capacity as u64,
+            spin: Duration::ZERO,
+            io_timeout: None,
+            stats: Stats::default(),
+            failure: None,
+            peer: None,
+            peer_dead: false,
+        }
+    }
+
+    #[inline]
+    fn header(&self) -> &ChannelHeader {
+        // SAFETY: `header` points into the mapping that `self.shared` keeps
+        // alive as long as `self`; its fields are atomics and padding.
+        unsafe { &*self.header }
+    }
+
+    /// Whether this process closed this end from another thread.
+    #[inline]
+    fn closed_here(&self) -> bool {
+        // SAFETY: the flag lives in `self.shared`, which outlives `self`.
+        unsafe { &*self.closed_here }.load(Ordering::SeqCst)
+    }
+
+    #[inline]
+    fn check(&self) -> Result<(), Error> {
+        match &self.failure {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, what: &'static str) -> Error {
+        self.failure = Some(Error::Corrupted(what));
+        Error::Corrupted(what)
+    }
+
+    /// Wakes the peer sleeping on `word` (of `slot`) if it sleeps, once.
+    fn wake_peer(&mut self, word: &AtomicU32, slot: Slot) {
+        if word.swap(AWAKE, Ordering::AcqRel) == SLEEPING {
+            self.shared.signal(self.channel, slot).wake(word);
+            self.stats.signals += 1;
+        }
+    }
+
+    /// Whether the process holding the other end still runs. `slot` is our
+    /// own side. Unknown (not yet claimed) peers count as alive.
+    fn peer_alive(&mut self, slot: Slot) -> bool {
+        let h = self.shared.header(self.channel);
+        let pid = match slot {
+            Slot::Reader => h.writer_pid.load(Ordering::Acquire),
+            Slot::Writer => h.reader_pid.load(Ordering::Acquire),
+        };
+        if pid == 0 || pid == std::process::id() {
+            return true;
+        }
+        if self.shared.peer_gone() {
+            self.peer_dead = true;
+            return false;
+        }
+        if self.peer.as_ref().map(|(p, _)| *p) != Some(pid) {
+            self.peer = PeerWatch::new(pid).map(|w| (pid, w));
+        }
+        let alive = self.peer.as_mut().is_none_or(|(_, w)| w.is_alive());
+        self.peer_dead |= !alive;
+        alive
+    }
+
+    fn sleep(&self, word: &AtomicU32, slot: Slot, timeout: Duration) {
+        self.shared.signal(self.channel, slot).wait(
+            word,
+            SLEEPING,
+            timeout,
+            self.peer.as_ref().map(|(_, w)| w),
+        );
+    }
+
+    /// Copies `src` into the ring at position `pos`, around the wrap.
+    ///
+    /// # Safety
+    /// `[pos, pos + src.len())` is free space the writer owns: at most
+    /// `capacity` bytes past the last `read_pos` it validated.
+    #[inline]
+    unsafe fn copy_in(&self, pos: u64, src: &[u8]) {
+        debug_assert!(src.len() as u64 <= self.capacity);
+        let off = (pos & (self.capacity - 1)) as usize;
+        let first = src.len().min(self.capacity as usize - off);
+        // SAFETY: `off + first <= capacity` and `src.len() - first <= off`
+        // (the part that wraps lands before `off`); the range is ours.
+        unsafe {
+            core::ptr::copy_nonoverlapping(src.as_ptr(), self.data.add(off), first);
+            if first < src.len() {
+                core::ptr::copy_nonoverlapping(
+                    src.as_ptr().add(first),
+                    self.data,
+                    src.len() - first,
+                );
+            }
+        }
+    }
+
+    /// Copies ring bytes at `pos` into `dst`.
+    ///
+    /// # Safety
+    /// `[pos, pos + dst.len())` is committed data the reader owns.
+    #[inline]
+    unsafe fn copy_out(&self, pos: u64, dst: &mut [u8]) {
+        debug_assert!(dst.len() as u64 <= self.capacity);
+        let off = (pos & (self.capacity - 1)) as usize;
+        let first = dst.len().min(self.capacity as usize - off);
+        // SAFETY: as in `copy_in`, with source and destination swapped.
+        unsafe {
+            core::ptr::copy_nonoverlapping(self.data.add(off), dst.as_mut_ptr(), first);
+            if first < dst.len() {
+                core::ptr::copy_nonoverlapping(
+                    self.data,
+                    dst.as_mut_ptr().add(first),
+                    dst.len() - first,
+                );
+            }
+        }
+    }
+
+    /// The ring bytes `[pos, pos + len)` as at most two (pointer, length)
+    /// runs around the wrap.
+    #[inline]
+    fn runs(&self, pos: u64, len: usize) -> [(*mut u8, usize); 2] {
+        let off = (pos & (self.capacity - 1)) as usize;
+        let first = len.min(self.capacity as usize - off);
+        // SAFETY: `off < capacity`, inside the ring.
+        let p = unsafe { self.data.add(off) };
+        [(p, first), (self.data, len - first)]
+    }
+}
+
+/// One side of the blocking protocol (see [`block`]).
+trait Side {
+    const SLOT: Slot;
+    fn endpoint(&mut self) -> &mut Endpoint;
+    /// `Ok(Some(n))` once `n >= want` bytes (of data or of space) are there,
+    /// `Ok(None)` while not, `Err` when waiting is pointless.
+    fn poll(&mut self, want: u64) -> Result<Option<u64>, Error>;
+    /// Called before each sleep, after which the sleep word is set.
+    fn announce(&mut self, _want: u64) {}
+    /// What to return when the peer process has died.
+    fn peer_died(&mut self, want: u64) -> Result<u64, Error>;
+}
+
+/// The sleep word of `S`'s own side, detached from the borrow of `s`.
+fn sleep_word<S: Side>(s: &mut S) -> *const AtomicU32 {
+    let h = s.endpoint().header();
+    match S::SLOT {
+        Slot::Reader => &h.reader_sleep,
+        Slot::Writer => &h.writer_sleep,
+    }
+}
+
+/// Blocks until `side.poll(want)` is ready, the deadline passes, the peer
+/// dies, or the shared memory turns out corrupted. The caller has just seen
+/// `poll` fail: this counts as one wait.
+///
+/// Spins first if the endpoint asks for it, then sleeps in slices of at most
+/// [`PEER_CHECK_INTERVAL`], checking the peer's health whenever a slice ends
+/// without a wake-up.
+fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, Error> {
+    side.endpoint().stats.waits += 1;
+    if deadline.is_now() {
+        // A `try_` call: no spin, no sleep, no system call.
+        let ep = side.endpoint();
+        if ep.peer_dead || ep.shared.peer_gone() {
+            ep.peer_dead = true;
+            return side.peer_died(want);
+        }
+        return Err(Error::Timeout);
+    }
+    let spin = side.endpoint().spin;
+    if !spin.is_zero() {
+        // The clock is first read after one batch: a peer that answers
+        // within it costs no clock read at all (the spin then lasts one
+        // batch longer than asked, a few hundred nanoseconds).
+        let mut limit = None;
+        loop {
+            for _ in 0..SPIN_BATCH {
+                spin_loop();
+                if let Some(n) = side.poll(want)? {
+                    side.endpoint().stats.spin_hits += 1;
+                    return Ok(n);
+                }
+            }
+            let now = Instant::now();
+            let limit = *limit.get_or_insert_with(|| {
+                let end = now + spin;
+                deadline.instant().map_or(end, |d| d.min(end))
+            });
+            if now >= limit {
+                break;
+            }
+        }
+    }
+    // SAFETY: the word lives in the mapping owned by the endpoint's `shared`,
+    // which `side` (borrowed for this whole call) keeps alive.
+    let word = unsafe { &*sleep_word(side) };
+    // Sleeping: from here on the peer's death should wake us (Linux).
+    let _ = side.endpoint().shared.watch_peer();
+    loop {
+        side.announce(want);
+        word.swap(SLEEPING, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        match side.poll(want) {
+            Ok(None) => {}
+            done => {
+                word.store(AWAKE, Ordering::Relaxed);
+                return done.map(|n| n.unwrap_or(0));
+            }
+        }
+        // Checked after the word is set: a death watch that marks the
+        // death later also changes the word, so the sleep below returns.
+        if side.endpoint().peer_dead || side.endpoint().shared.peer_gone() {
+            side.endpoint().peer_dead = true;
+            word.store(AWAKE, Ordering::Relaxed);
+            return side.peer_died(want);
+        }
+        let slice = match deadline.instant() {
+            None => PEER_CHECK_INTERVAL,
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    word.store(AWAKE, Ordering::Relaxed);
+                    return Err(Error::Timeout);
+                }
+                (d - now).min(PEER_CHECK_INTERVAL)
+            }
+        };
+        side.endpoint().stats.sleeps += 1;
+        side.endpoint().sleep(word, S::SLOT, slice);
+        if word.load(Ordering::Acquire) == AWAKE {
+            // Woken by the peer: look before announcing another sleep, so
+            // that one wait costs the peer at most one signal.
+            if let Some(n) = side.poll(want)? {
+                return Ok(n);
+            }
+        } else {
+            // Not woken by the peer: a timeout, a signal, or the peer's death.
+            let ep = side.endpoint();
+            if ep.header().magic.load(Ordering::Relaxed) != crate::layout::CHANNEL_MAGIC {
+                word.store(AWAKE, Ordering::Relaxed);
+                return Err(ep.fail("channel header overwritten"));
+            }
+            if !ep.peer_alive(S::SLOT) {
+                word.store(AWAKE, Ordering::Relaxed);
+                return side.peer_died(want);
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The real-time claim of Layer II: encoding a message of fixed-size fields
+//! into a channel, and decoding it out (audio samples into a caller's
+//! buffer), performs no heap allocation. A counting global allocator proves
+//! it.
+
+use ipc_channel_shm::Segment;
+use ipc_msgpack::{
+    recv_header, recv_payload, recv_payload_seed, recv_with, send, Flags, FramesInto, Limits,
+};
+use ipc_test_support::counting::{allocations_in, Counting};
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Copy)]
+struct Transport {
+    playing: bool,
+    tempo: f64,
+    position: u64,
+    signature: (u8, u8),
+    gains: [f32; 8],
+}
+ipc_msgpack::message!(Transport = 4);
+
+/// One period of audio: borrowed samples when sending.
+#[derive(Serialize)]
+struct Process<'a> {
+    frame: u64,
+    gain: f32,
+    samples: &'a [f32],
+}
+ipc_msgpack::message!(Process<'_> = 9);
+
+/// Decodes a `Process` with its samples into a caller's buffer.
+struct ProcessInto<'a>(&'a mut [f32]);
+
+impl<'de> DeserializeSeed<'de> for ProcessInto<'_> {
+    type Value = (u64, f32, usize);
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ProcessInto<'_> {
+    type Value = (u64, f32, usize);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Process message")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error;
+        let frame = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+        let gain = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+        let n = seq
+            .next_element_seed(FramesInto(self.0))?
+            .ok_or_else(|| A::Error::invalid_length(2, &"3 fields"))?;
+        Ok((frame, gain, n))
+    }
+}
+
+#[test]
+fn real_time_messages_are_encoded_and_decoded_without_allocating() {
+    let segment = Segment::in_process(&[1 << 16]).unwrap();
+    let (mut w, mut r) = (segment.writer(0).unwrap(), segment.reader(0).unwrap());
+    let limits = Limits::default();
+    let t = Transport {
+        playing: true,
+        tempo: 120.5,
+        position: 48_000,
+        signature: (7, 8),
+        gains: [0.5; 8],
+    };
+    let samples: Vec<f32> = (0..512).map(|i| (i as f32 * 0.1).sin()).collect();
+    let mut out = vec![0f32; 512];
+    // Warm up once (first use of the thread's state, lazily sized things).
+    send(&mut w, &t, 1, Flags::NONE).unwrap();
+    let h = recv_header(&mut r, &limits).unwrap();
+    let _: Transport = recv_payload(&mut r, &h, &limits).unwrap();
+
+    for round in 0..1000u64 {
+        let mut got = None;
+        let mut seen = None;
+        let mut frames = (0, 0.0, 0);
+        let n = allocations_in(|| {
+            send(
+                &mut w,
+                &Transport {
+                    position: round,
+                    ..t
+                },
+                round as u32,
+                Flags::REQUEST,
+            )
+            .unwrap();
+            let h = recv_header(&mut r, &limits).unwrap();
+            got = Some(recv_payload::<Transport>(&mut r, &h, &limits).unwrap());
+            send(
+                &mut w,
+                &Process {
+                    frame: round,
+                    gain: 0.25,
+                    samples: &samples,
+                },
+                0,
+                Flags::NONE,
+            )
+            .unwrap();
+            let h = recv_header(&mut r, &limits).unwrap();
+            frames = recv_payload_seed(&mut r, &h, &limits, ProcessInto(&mut out)).unwrap();
+            // Envelope and payload from one look at the ring, as a listener
+            // receives.
+            send(&mut w, &t, round as u32, Flags::NONE).unwrap();
+            seen = Some(
+                recv_with(&mut r, &limits, |h, payload| {
+                    Ok((h.correlation, payload.decode::<Transport>()?))
+                })
+                .unwrap(),
+            );
+        });
+        assert_eq!(n, 0, "round {round}: {n} allocations on the real-time path");
+        assert_eq!(
+            got,
+            Some(Transport {
+                position: round,
+                ..t
+            })
+        );
+        assert_eq!(frames, (round, 0.25, 512));
+        assert_eq!(seen, Some((round as u32, t)));
+        assert_eq!(out, samples);
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // The test above would pass vacuously if the counter were broken.
+    assert!(allocations_in(|| drop(std::hint::black_box(vec![1u8; 10]))) >= 1);
+}
