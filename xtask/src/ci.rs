@@ -41,9 +41,24 @@ pub(crate) const STEPS: &[StepDef] = &[
         run: clippy,
     },
     StepDef {
+        name: "doc",
+        about: "cargo doc with RUSTDOCFLAGS=-D warnings",
+        run: doc,
+    },
+    StepDef {
+        name: "msrv",
+        about: "the library crates build with the declared rust-version",
+        run: msrv,
+    },
+    StepDef {
         name: "test",
         about: "cargo test --workspace (host, with doctests)",
         run: test,
+    },
+    StepDef {
+        name: "examples",
+        about: "the minimal host and plugin examples run against each other",
+        run: examples,
     },
     StepDef {
         name: "test-i686",
@@ -221,6 +236,61 @@ fn clippy(step: &mut Step) {
         args.extend(tested());
         args.extend(["--all-targets", "--target", target, "--", "-D", "warnings"]);
         step.run_if(ready, &Cmd::cargo().args(args));
+    }
+}
+
+fn doc(step: &mut Step) {
+    let cmd =
+        Cmd::cargo()
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .args(["doc", "--workspace", "--no-deps"]);
+    if step.run(&cmd) {
+        step.passed();
+    }
+}
+
+fn msrv(step: &mut Step) {
+    let ctx = step.ctx;
+    let version = match setup::msrv_ready(ctx) {
+        Ok(v) => v,
+        Err(why) => {
+            step.missing(&why);
+            return;
+        }
+    };
+    // Its own target directory: another compiler would rebuild the normal one.
+    let mut args = vec![format!("+{version}"), "build".to_owned()];
+    args.extend(
+        LIBRARIES
+            .iter()
+            .flat_map(|c| ["-p".to_owned(), (*c).to_owned()]),
+    );
+    let cmd = Cmd::cargo()
+        .env(
+            "CARGO_TARGET_DIR",
+            ctx.target.join("msrv").to_string_lossy(),
+        )
+        .args(args);
+    if step.run(&cmd) {
+        step.passed();
+    }
+}
+
+/// `minimal_host` starts `minimal_plugin` (both built as examples) and
+/// exits non-zero unless every check it prints holds.
+fn examples(step: &mut Step) {
+    let ctx = step.ctx;
+    if !step.run(&Cmd::cargo().args(["build", "-p", "ipc-link", "--examples"])) {
+        return;
+    }
+    let host = ctx
+        .target
+        .join("debug")
+        .join("examples")
+        .join(format!("minimal_host{}", std::env::consts::EXE_SUFFIX));
+    let cmd = Cmd::new(host.to_string_lossy()).timeout(Duration::from_secs(120));
+    if step.run(&cmd) {
+        step.passed();
     }
 }
 

@@ -95,10 +95,7 @@ pub(crate) fn breaches(root: &Path) -> Vec<Breach> {
                 if !in_sys(&file) && OS_WORDS.iter().any(|w| code.contains(w)) {
                     breach("names an operating system outside sys/");
                 }
-                if loom_seam
-                    && !line.contains("// seam:")
-                    && takes_std_sync(code)
-                {
+                if loom_seam && !line.contains("// seam:") && takes_std_sync(code) {
                     breach("takes a synchronisation primitive from std, not crate::sync");
                 }
             }
@@ -136,7 +133,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("seams-test-{}", std::process::id()));
         let src = dir.join("crates/ipc-channel-shm/src");
         fs::create_dir_all(src.join("sys")).unwrap();
-        fs::write(src.join("a.rs"), "#[cfg(target_os = \"linux\")]\nuse std::sync::atomic::AtomicU32;\n").unwrap();
+        fs::write(
+            src.join("a.rs"),
+            "#[cfg(target_os = \"linux\")]\nuse std::sync::atomic::AtomicU32;\n",
+        )
+        .unwrap();
         fs::write(src.join("sys/b.rs"), "#[cfg(windows)]\nfn f() {}\n").unwrap();
         fs::write(src.join("c.rs"), "// cfg(windows) in a comment is fine\n").unwrap();
         let found = breaches(&dir);

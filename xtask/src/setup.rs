@@ -62,6 +62,7 @@ const APT_OPTIONS: &[&str] = &["-o", "DPkg::Lock::Timeout=300", "-q"];
 pub(crate) fn run(step: &mut Step) {
     apt_packages(step);
     rust_targets(step);
+    msrv_toolchain(step);
     nightly_components(step);
     wine_prefix(step);
     processprng_shim(step);
@@ -191,6 +192,58 @@ fn nightly_components(step: &mut Step) {
                     .args(["+nightly", "component", "add"])
                     .args(m),
             );
+        }
+    }
+}
+
+/// The minimum supported Rust version, as the workspace declares it
+/// (`rust-version` in the root `Cargo.toml`): the one place it is written.
+pub(crate) fn msrv(ctx: &Ctx) -> Option<String> {
+    let manifest = fs::read_to_string(ctx.root.join("Cargo.toml")).ok()?;
+    manifest.lines().find_map(|l| {
+        let v = l
+            .trim()
+            .strip_prefix("rust-version")?
+            .trim()
+            .strip_prefix('=')?;
+        Some(v.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// Whether `cargo +<msrv>` works; `Err` says why not.
+pub(crate) fn msrv_ready(ctx: &Ctx) -> Result<String, String> {
+    let version = msrv(ctx).ok_or("no rust-version in Cargo.toml")?;
+    match Cmd::cargo()
+        .arg(format!("+{version}"))
+        .arg("--version")
+        .probe(&ctx.root)
+    {
+        Some(_) => Ok(version),
+        None => Err(format!(
+            "toolchain {version} (the declared rust-version) is not installed (run `cargo xtask setup`)"
+        )),
+    }
+}
+
+fn msrv_toolchain(step: &mut Step) {
+    let ctx = step.ctx;
+    match msrv_ready(ctx) {
+        Ok(v) => println!("rust {v} (the declared minimum version): installed"),
+        Err(_) if !on_path("rustup") => {
+            step.missing("no rustup: cannot install the MSRV toolchain")
+        }
+        Err(_) => {
+            let Some(version) = msrv(ctx) else {
+                step.fail("no rust-version in Cargo.toml");
+                return;
+            };
+            step.run(&Cmd::new("rustup").args([
+                "toolchain",
+                "install",
+                &version,
+                "--profile",
+                "minimal",
+            ]));
         }
     }
 }

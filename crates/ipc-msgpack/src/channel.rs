@@ -577,12 +577,8 @@ fn expect<M: Message + DeserializeOwned>(
     header: &Header,
     payload: Payload<'_>,
 ) -> Result<(Header, M), Error> {
-    if header.id != M::ID {
-        return Err(Error::UnexpectedId {
-            expected: M::ID,
-            got: *header,
-        });
-    }
+    // An undecoded payload is skipped by `recv_with`.
+    crate::expect_id::<M>(header, || Ok(()))?;
     Ok((*header, payload.decode()?))
 }
 

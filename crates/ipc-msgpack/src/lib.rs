@@ -51,7 +51,7 @@
 //!   message that has begun must finish within [`Limits::payload_timeout`].
 //!
 //! The same operations, under the same names, exist over
-//! `io::Write`/`io::Read` in [`stream`] and over memory in [`slice`].
+//! `io::Write`/`io::Read` in [`stream`] and over memory in [`slice`](mod@slice).
 #![deny(unsafe_code)]
 
 mod channel;
@@ -151,6 +151,22 @@ fn decode_from<'de, S: Source<'de>, T: DeserializeSeed<'de>>(
             reason: format!("{n} bytes left after the value"),
         }),
     }
+}
+
+/// `Ok` if `header` is an `M`'s; otherwise skips its payload and reports
+/// the other ID (the stream stays at the next envelope).
+fn expect_id<M: Message + ?Sized>(
+    header: &Header,
+    skip: impl FnOnce() -> Result<(), Error>,
+) -> Result<(), Error> {
+    if header.id == M::ID {
+        return Ok(());
+    }
+    skip()?;
+    Err(Error::UnexpectedId {
+        expected: M::ID,
+        got: *header,
+    })
 }
 
 /// Ends a streamed payload: drains what the decoder left, unless the

@@ -131,12 +131,6 @@ pub fn recv<'de, M: Message + Deserialize<'de>>(
     limits: &Limits,
 ) -> Result<(Header, M), Error> {
     let header = recv_header(input, limits)?;
-    if header.id != M::ID {
-        skip(input, &header)?;
-        return Err(Error::UnexpectedId {
-            expected: M::ID,
-            got: header,
-        });
-    }
+    crate::expect_id::<M>(&header, || skip(input, &header))?;
     Ok((header, recv_payload(input, &header, limits)?))
 }

@@ -64,6 +64,15 @@ pub struct CounterValues {
 /// A message no handler takes.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Nobody(pub u32);
+/// Host -> plugin: the handler panics (sent as a request, or not).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Boom(pub u32);
+/// Host -> plugin request: how many panics the plugin's `on_panic` hook saw.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PanicCount;
+/// The answer to `PanicCount`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Panics(pub u64);
 
 /// Real-time requests.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
@@ -81,6 +90,11 @@ pub enum RtRequest {
         frame: u64,
         /// How long to sleep, in milliseconds.
         millis: u64,
+    },
+    /// The handler panics (a buggy plugin).
+    Panic {
+        /// The period's number.
+        frame: u64,
     },
 }
 /// The answer to an `RtRequest`.
@@ -107,6 +121,9 @@ ipc_link::message!(
     Counters = 12,
     CounterValues = 13,
     Nobody = 14,
+    Boom = 15,
+    PanicCount = 16,
+    Panics = 17,
     RtRequest = 20,
     RtReply = 21,
 );

@@ -36,6 +36,17 @@ impl SegmentMemory {
         imp::open(connection)
     }
 
+    /// The shared-memory object itself, opened read-write as `open` opens
+    /// it (Linux: the creator's memfd through `/proc`; macOS: the POSIX
+    /// name), for a peer that tries to resize it.
+    ///
+    /// # Errors
+    /// As for [`open`](SegmentMemory::open).
+    #[cfg(unix)]
+    pub fn open_file(connection: &str) -> io::Result<std::fs::File> {
+        imp::file(connection)
+    }
+
     /// Mapped bytes (on Windows, whole pages: possibly more than the
     /// segment).
     pub fn len(&self) -> usize {
@@ -120,7 +131,7 @@ mod imp {
     /// `/proc/<creator pid>/fd/<fd>` of a connection string
     /// `ipc-<20 characters>-<creator pid>-<fd>`.
     #[cfg(target_os = "linux")]
-    fn file(connection: &str) -> io::Result<File> {
+    pub(super) fn file(connection: &str) -> io::Result<File> {
         let (name, rest) = connection
             .split_at_checked(24)
             .ok_or_else(|| invalid("connection string too short"))?;
@@ -141,7 +152,7 @@ mod imp {
 
     /// The POSIX shared-memory object `/<connection>`.
     #[cfg(not(target_os = "linux"))]
-    fn file(connection: &str) -> io::Result<File> {
+    pub(super) fn file(connection: &str) -> io::Result<File> {
         use std::os::fd::FromRawFd;
         if !connection.starts_with("ipc-")
             || !connection

@@ -25,7 +25,7 @@ pub use deadline::Deadline;
 pub use reader::{Peek, Reader};
 pub use writer::{Reservation, Writer};
 
-use crate::layout::{ChannelHeader, AWAKE, SLEEPING};
+use crate::layout::{ChannelHeader, AWAKE, SLEEPING, STATE_CLOSED};
 use crate::segment::Shared;
 use crate::stats::Stats;
 use crate::sync::{fence, spin_loop, AtomicBool, AtomicU32, Ordering};
@@ -36,6 +36,41 @@ use std::time::{Duration, Instant};
 
 /// Spin iterations between two reads of the clock while spinning.
 const SPIN_BATCH: u32 = 64;
+
+/// The accessors a writer and a reader both have, over their endpoint;
+/// `$waits_for` is what the spin waits for, `$io` the std trait.
+macro_rules! endpoint_accessors {
+    ($waits_for:literal, $io:literal) => {
+        /// Ring capacity in bytes.
+        #[inline]
+        pub fn capacity(&self) -> usize {
+            self.ep.capacity as usize
+        }
+
+        /// Index of the channel in its segment.
+        pub fn channel(&self) -> usize {
+            self.ep.channel
+        }
+
+        #[doc = concat!("Spins for up to `spin` re-checking for ", $waits_for, " before sleeping")]
+        /// (zero, the default, sleeps at once). Bounded: never a busy loop
+        /// without end.
+        pub fn set_spin(&mut self, spin: Duration) {
+            self.ep.spin = spin;
+        }
+
+        #[doc = concat!("Deadline applied to each `", $io, "` call (default: none).")]
+        pub fn set_io_timeout(&mut self, timeout: Option<Duration>) {
+            self.ep.io_timeout = timeout;
+        }
+
+        /// Counters of signals, waits and bytes.
+        pub fn stats(&self) -> Stats {
+            self.ep.stats
+        }
+    };
+}
+pub(crate) use endpoint_accessors;
 
 /// What a writer and a reader both hold.
 struct Endpoint {
@@ -125,6 +160,34 @@ impl Endpoint {
             self.shared.signal(self.channel, slot).wake(word);
             self.stats.signals += 1;
         }
+    }
+
+    /// The fields both ends show in `Debug`, under `name`.
+    fn debug<'f, 'b>(
+        &self,
+        f: &'f mut std::fmt::Formatter<'b>,
+        name: &str,
+    ) -> std::fmt::DebugStruct<'f, 'b> {
+        let mut d = f.debug_struct(name);
+        d.field("channel", &self.channel)
+            .field("capacity", &self.capacity)
+            .field("stats", &self.stats);
+        d
+    }
+
+    /// Sets this end's closed bit (`slot` is our side) and wakes the peer if
+    /// it sleeps, so that it sees the close.
+    fn close_and_wake_peer(&mut self, slot: Slot) {
+        let h = self.header();
+        let (state, peer_word, peer_slot) = match slot {
+            Slot::Reader => (&h.reader_state, &h.writer_sleep, Slot::Writer),
+            Slot::Writer => (&h.writer_state, &h.reader_sleep, Slot::Reader),
+        };
+        state.fetch_or(STATE_CLOSED, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let word: *const AtomicU32 = peer_word;
+        // SAFETY: the word lives in the mapping kept alive by `self.shared`.
+        self.wake_peer(unsafe { &*word }, peer_slot);
     }
 
     /// Whether the process holding the other end still runs. `slot` is our

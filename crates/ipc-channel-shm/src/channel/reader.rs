@@ -1,7 +1,7 @@
 //! The reading end of a channel, and the committed bytes it lends for
 //! reading in place.
 
-use super::{block, Deadline, Endpoint, Side};
+use super::{block, endpoint_accessors, Deadline, Endpoint, Side};
 use crate::layout::{SLEEPING, STATE_CLOSED};
 use crate::segment::Shared;
 use crate::stats::Stats;
@@ -28,17 +28,6 @@ pub struct Reader {
     /// Last value stored to `read_pos` (behind `read_local` after a
     /// deferred consume).
     released: u64,
-}
-
-impl fmt::Debug for Reader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reader")
-            .field("channel", &self.ep.channel)
-            .field("capacity", &self.ep.capacity)
-            .field("read_pos", &self.read_local)
-            .field("stats", &self.ep.stats)
-            .finish()
-    }
 }
 
 impl Side for Reader {
@@ -314,42 +303,12 @@ impl Reader {
         Peek { reader: self, runs }
     }
 
-    /// Ring capacity in bytes.
-    #[inline]
-    pub fn capacity(&self) -> usize {
-        self.ep.capacity as usize
-    }
-
-    /// Index of the channel in its segment.
-    pub fn channel(&self) -> usize {
-        self.ep.channel
-    }
-
-    /// Spins for up to `spin` re-checking for data before sleeping (zero, the
-    /// default, sleeps at once). Bounded: never a busy loop without end.
-    pub fn set_spin(&mut self, spin: Duration) {
-        self.ep.spin = spin;
-    }
-
-    /// Deadline applied to each `io::Read` call (default: none).
-    pub fn set_io_timeout(&mut self, timeout: Option<Duration>) {
-        self.ep.io_timeout = timeout;
-    }
-
-    /// Counters of signals, waits and bytes.
-    pub fn stats(&self) -> Stats {
-        self.ep.stats
-    }
+    endpoint_accessors!("data", "io::Read");
 }
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        let h = self.ep.header();
-        h.reader_state.fetch_or(STATE_CLOSED, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        let word: *const AtomicU32 = &h.writer_sleep;
-        // SAFETY: the word lives in the mapping kept alive by `self.ep`.
-        self.ep.wake_peer(unsafe { &*word }, Slot::Writer);
+        self.ep.close_and_wake_peer(Slot::Reader);
     }
 }
 
@@ -429,5 +388,14 @@ impl Peek<'_> {
         assert!(n <= self.len(), "consume past the peeked bytes");
         self.reader.read_local = self.reader.read_local.wrapping_add(n as u64);
         self.reader.ep.stats.bytes += n as u64;
+    }
+}
+
+impl fmt::Debug for Reader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.ep
+            .debug(f, "Reader")
+            .field("read_pos", &self.read_local)
+            .finish()
     }
 }

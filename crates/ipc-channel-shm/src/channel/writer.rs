@@ -1,7 +1,7 @@
 //! The writing end of a channel, and the free space it lends for writing
 //! in place.
 
-use super::{block, Deadline, Endpoint, Side};
+use super::{block, endpoint_accessors, Deadline, Endpoint, Side};
 use crate::layout::{SLEEPING, STATE_CLOSED};
 use crate::segment::Shared;
 use crate::stats::Stats;
@@ -34,18 +34,6 @@ pub struct Writer {
     read_seen: u64,
     /// Free space worth waking the writer for, announced while it sleeps.
     wake_at: u64,
-}
-
-impl fmt::Debug for Writer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Writer")
-            .field("channel", &self.ep.channel)
-            .field("capacity", &self.ep.capacity)
-            .field("write_pos", &self.write_local)
-            .field("published", &self.published)
-            .field("stats", &self.ep.stats)
-            .finish()
-    }
 }
 
 impl Side for Writer {
@@ -298,32 +286,7 @@ impl Writer {
         Ok(self.poll(0)?.unwrap_or(0) as usize)
     }
 
-    /// Ring capacity in bytes.
-    #[inline]
-    pub fn capacity(&self) -> usize {
-        self.ep.capacity as usize
-    }
-
-    /// Index of the channel in its segment.
-    pub fn channel(&self) -> usize {
-        self.ep.channel
-    }
-
-    /// Spins for up to `spin` re-checking for space before sleeping (zero,
-    /// the default, sleeps at once). Bounded: never a busy loop without end.
-    pub fn set_spin(&mut self, spin: Duration) {
-        self.ep.spin = spin;
-    }
-
-    /// Deadline applied to each `io::Write` call (default: none).
-    pub fn set_io_timeout(&mut self, timeout: Option<Duration>) {
-        self.ep.io_timeout = timeout;
-    }
-
-    /// Counters of signals, waits and bytes.
-    pub fn stats(&self) -> Stats {
-        self.ep.stats
-    }
+    endpoint_accessors!("space", "io::Write");
 
     /// Closes the channel now, without publishing what was appended since
     /// the last commit: the reader drains what was committed, then sees the
@@ -334,12 +297,7 @@ impl Writer {
         if self.ep.failure.is_none() {
             self.ep.failure = Some(Error::Closed);
         }
-        let h = self.ep.header();
-        h.writer_state.fetch_or(STATE_CLOSED, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        let word: *const AtomicU32 = &h.reader_sleep;
-        // SAFETY: the word lives in the mapping kept alive by `self.ep`.
-        self.ep.wake_peer(unsafe { &*word }, Slot::Reader);
+        self.ep.close_and_wake_peer(Slot::Writer);
     }
 
     /// Whether the reader has closed its end (or this process closed this
@@ -356,12 +314,7 @@ impl Drop for Writer {
             return;
         }
         self.publish();
-        let h = self.ep.header();
-        h.writer_state.fetch_or(STATE_CLOSED, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        let word: *const AtomicU32 = &h.reader_sleep;
-        // SAFETY: the word lives in the mapping kept alive by `self.ep`.
-        self.ep.wake_peer(unsafe { &*word }, Slot::Reader);
+        self.ep.close_and_wake_peer(Slot::Writer);
     }
 }
 
@@ -432,5 +385,15 @@ impl Reservation<'_> {
         assert!(n <= self.len(), "advance past the reservation");
         self.writer.write_local = self.writer.write_local.wrapping_add(n as u64);
         self.writer.ep.stats.bytes += n as u64;
+    }
+}
+
+impl fmt::Debug for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.ep
+            .debug(f, "Writer")
+            .field("write_pos", &self.write_local)
+            .field("published", &self.published)
+            .finish()
     }
 }

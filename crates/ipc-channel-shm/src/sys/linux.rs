@@ -13,7 +13,7 @@
 //! for either side to shrink or grow the object, so a hostile peer cannot
 //! turn the other's accesses into `SIGBUS`.
 
-use super::posix::{check, private_size, Fd, Mapped};
+use super::posix::{check, mapped_memory, private_size, Fd, Mapped};
 use super::{Backend, SharedMemory, Slot, WaitWord, WatchPeer};
 use crate::sync::{AtomicBool, AtomicU32, Mutex, Ordering};
 use std::ffi::CString;
@@ -132,17 +132,7 @@ impl SharedMemory for Memory {
         ))
     }
 
-    fn as_ptr(&self) -> *mut u8 {
-        self.mapped.as_ptr()
-    }
-
-    fn len(&self) -> usize {
-        self.mapped.len()
-    }
-
-    fn lock(&self) -> io::Result<()> {
-        self.mapped.lock()
-    }
+    mapped_memory!();
 
     fn withdraw(&self) -> io::Result<()> {
         drop(self.fd.lock().unwrap_or_else(|e| e.into_inner()).take());

@@ -13,7 +13,7 @@
 //! the symbol (Rust's minimum is macOS 10.12 on `x86_64`, 11.0 on arm64, and
 //! rustc cannot weak-link), and `__ulock_*` are absent from some SDK stubs.
 
-use super::posix::{check, private_size, Fd, Mapped};
+use super::posix::{check, mapped_memory, private_size, Fd, Mapped};
 use super::{Backend, NoDeathWatch, SharedMemory, Slot, WaitWord, WatchPeer};
 use crate::sync::{AtomicBool, AtomicU32, Ordering};
 use libc::{c_int, c_void, size_t};
@@ -106,17 +106,7 @@ impl SharedMemory for Memory {
         Ok((memory, connection.to_owned()))
     }
 
-    fn as_ptr(&self) -> *mut u8 {
-        self.mapped.as_ptr()
-    }
-
-    fn len(&self) -> usize {
-        self.mapped.len()
-    }
-
-    fn lock(&self) -> io::Result<()> {
-        self.mapped.lock()
-    }
+    mapped_memory!();
 
     fn withdraw(&self) -> io::Result<()> {
         if self.withdrawn.swap(true, Ordering::AcqRel) {

@@ -70,6 +70,25 @@ impl Drop for Mapped {
     }
 }
 
+/// The `SharedMemory` methods a backend over a [`Mapped`] field `mapped`
+/// delegates to it.
+macro_rules! mapped_memory {
+    () => {
+        fn as_ptr(&self) -> *mut u8 {
+            self.mapped.as_ptr()
+        }
+
+        fn len(&self) -> usize {
+            self.mapped.len()
+        }
+
+        fn lock(&self) -> io::Result<()> {
+            self.mapped.lock()
+        }
+    };
+}
+pub(crate) use mapped_memory;
+
 /// An owned file descriptor, closed when dropped.
 #[derive(Debug)]
 pub(crate) struct Fd(pub(crate) libc::c_int);

@@ -429,7 +429,7 @@ impl MainLink {
     /// `Timeout(Waited::Reply)` (a late reply is then discarded),
     /// [`LinkError::Remote`] if the peer answered with an error (a request
     /// it has no handler for is answered at once with
-    /// [`ErrorKind::NoHandler`]), or as for [`send`](MainLink::send).
+    /// [`ErrorKind::NoHandler`](crate::ErrorKind::NoHandler)), or as for [`send`](MainLink::send).
     ///
     /// # Examples
     ///

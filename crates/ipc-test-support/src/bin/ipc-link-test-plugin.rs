@@ -3,10 +3,12 @@
 //! argument), as `Host::spawn` passes it.
 //!
 //! Roles: `echo` (the full test protocol of `ipc_test_support::link_protocol`),
-//! `ignore-quit` (like echo, but never quits when asked), `bad-hello` (claims
-//! protocol version 999), `host <plugin-exe>` (plays a host that starts
-//! `<plugin-exe> echo` and holds it until killed; the plugin reports on the
-//! shared stdout).
+//! `ignore-quit` (like echo, but never quits when asked), `joiner` (like
+//! echo, but joins its real-time thread before it exits, reporting how its
+//! serving loop ended), `brief` (answers one `Ping`, then returns from
+//! `main`), `bad-hello` (claims protocol version 999), `host <plugin-exe>`
+//! (plays a host that starts `<plugin-exe> echo` and holds it until killed;
+//! the plugin reports on the shared stdout).
 
 use ipc_link::{protocol, Host, LinkConfig, LinkError, MainLink, Plugin, Stop};
 use ipc_test_support::counting;
@@ -34,6 +36,7 @@ struct Counts {
     ticks: AtomicU64,
     ticks_in_order: AtomicBool,
     rt_calls: AtomicU64,
+    panics: AtomicU64,
 }
 
 /// Registers the test protocol's handlers.
@@ -87,10 +90,28 @@ fn setup(link: &MainLink, counts: &Arc<Counts>) -> Result<(), LinkError> {
     link.on_unknown(move |_| {
         c.unknown.fetch_add(1, Ordering::Relaxed);
     });
+    link.on(|Boom(n), _| panic!("boom {n}"))?;
+    let c = counts.clone();
+    link.on_request(move |PanicCount| Panics(c.panics.load(Ordering::Relaxed)))?;
+    let c = counts.clone();
+    link.on_panic(move |_| {
+        c.panics.fetch_add(1, Ordering::Relaxed);
+    });
     Ok(())
 }
 
-fn echo(obey_quit: bool) -> ExitCode {
+/// What the plugin does once the host said stop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AtQuit {
+    /// Return from `main`.
+    Exit,
+    /// Join the real-time thread first, and report how it ended.
+    JoinRt,
+    /// Never quit: only a kill ends it.
+    Ignore,
+}
+
+fn echo(at_quit: AtQuit) -> ExitCode {
     let counts = Arc::new(Counts {
         ticks_in_order: AtomicBool::new(true),
         ..Counts::default()
@@ -105,9 +126,30 @@ fn echo(obey_quit: bool) -> ExitCode {
         }
     };
     let mut rt = plugin.take_rt().expect("rt link");
-    // Not joined: the real-time thread serves until the host says stop (or
-    // goes), and ends with the process.
-    std::thread::spawn(move || {
+    if at_quit == AtQuit::JoinRt {
+        // Before serving: the bounded forms report a timeout as an error.
+        let probe = |r: Result<(), LinkError>| match r {
+            Err(LinkError::Timeout(ipc_link::Waited::Message)) => "timeout".to_owned(),
+            other => format!("{other:?}"),
+        };
+        let timed = rt.serve_one_timeout(Duration::from_millis(10), |_: RtRequest, _| RtReply {
+            frame: 0,
+            outputs: 0,
+        });
+        let tried = rt.try_serve_one(|_: RtRequest, _| RtReply {
+            frame: 0,
+            outputs: 0,
+        });
+        say(&format!(
+            "plugin: serve_one_timeout {}, try_serve_one {}",
+            probe(timed),
+            probe(tried)
+        ));
+        // Tells a host that waits for it that real-time calls may begin.
+        let _ = plugin.main_link().send(&Note { index: u32::MAX });
+    }
+    // The real-time thread serves until the host says stop (or goes).
+    let rt_thread = std::thread::spawn(move || {
         rt.serve(|req: RtRequest, audio| {
             // Warm-up: the first calls may touch lazily initialised state.
             let n = counts.rt_calls.fetch_add(1, Ordering::Relaxed);
@@ -136,17 +178,46 @@ fn echo(obey_quit: bool) -> ExitCode {
                     std::thread::sleep(Duration::from_millis(millis));
                     RtReply { frame, outputs: 0 }
                 }
+                RtRequest::Panic { frame } => panic!("real-time handler panics at {frame}"),
             }
         })
     });
     match plugin.wait_for_stop() {
-        Stop::Quit if !obey_quit => loop {
+        Stop::Quit if at_quit == AtQuit::Ignore => loop {
             // A plugin that ignores Quit: only a kill ends it.
             std::thread::park();
         },
         Stop::Quit => {}
         Stop::HostGone(e) => say(&format!("plugin: host gone ({e})")),
     }
+    if at_quit == AtQuit::JoinRt {
+        match rt_thread.join() {
+            Ok(Stop::Quit) => say("plugin: real-time serving ended: quit"),
+            Ok(Stop::HostGone(e)) => say(&format!("plugin: real-time serving ended: {e}")),
+            Err(_) => say("plugin: the real-time thread panicked"),
+        }
+    }
+    drop(plugin);
+    ExitCode::SUCCESS
+}
+
+/// Answers one `Ping`, then returns from `main` (dropping its `Plugin`).
+fn brief() -> ExitCode {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let plugin = Plugin::connect_from_env(&LinkConfig::default(), move |link| {
+        link.on(move |Ping(n), incoming| {
+            let _ = incoming.reply(&Pong(n));
+            let _ = tx.send(());
+        })
+    });
+    let plugin = match plugin {
+        Ok(p) => p,
+        Err(e) => {
+            say(&format!("plugin: {e}"));
+            return ExitCode::from(3);
+        }
+    };
+    let _ = rx.recv();
     drop(plugin);
     ExitCode::SUCCESS
 }
@@ -191,14 +262,18 @@ fn host(plugin_exe: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // The tests make handlers panic on purpose: one line each, no backtrace.
+    std::panic::set_hook(Box::new(|info| eprintln!("ipc-link-test-plugin: {info}")));
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(role) = args.first() else {
         eprintln!("usage: ipc-link-test-plugin <role> [args] [connection]");
         return ExitCode::FAILURE;
     };
     match role.as_str() {
-        "echo" => echo(true),
-        "ignore-quit" => echo(false),
+        "echo" => echo(AtQuit::Exit),
+        "ignore-quit" => echo(AtQuit::Ignore),
+        "joiner" => echo(AtQuit::JoinRt),
+        "brief" => brief(),
         "bad-hello" => bad_hello(),
         "host" => match args.get(1) {
             Some(exe) => host(exe),
