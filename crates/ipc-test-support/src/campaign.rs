@@ -132,6 +132,9 @@ pub fn monotonic_ns() -> u64 {
 
 /// The plugin's first line: `plugin: pid <pid>`, printed before it connects.
 pub const PID_LINE: &str = "plugin: pid ";
+/// The host role's line from its plugin process between fork and exec:
+/// `host: spawned <pid>` (the moment the plugin exists, before it runs).
+pub const HOST_SPAWNED_LINE: &str = "host: spawned ";
 /// The host role's line once its plugin connected: `host: plugin <pid>`.
 pub const HOST_PLUGIN_LINE: &str = "host: plugin ";
 /// The host role's line once all its traffic runs.

@@ -25,6 +25,7 @@ pub struct Counting;
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static THIS_THREAD: Cell<u64> = const { Cell::new(0) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
 }
 static ALL_THREADS: AtomicU64 = AtomicU64::new(0);
 
@@ -49,9 +50,22 @@ pub fn allocations_in(f: impl FnOnce()) -> u64 {
     THIS_THREAD.with(Cell::get) - before
 }
 
-fn note() {
+/// The largest single allocation (or reallocation) this thread made while
+/// `f` ran, in bytes: what a claimed length could make it reserve.
+pub fn largest_allocation_in(f: impl FnOnce()) -> usize {
+    let was = COUNTING.with(|c| c.replace(true));
+    let before = LARGEST.with(|l| l.replace(0));
+    f();
+    COUNTING.with(|c| c.set(was));
+    let largest = LARGEST.with(Cell::get);
+    LARGEST.with(|l| l.set(before.max(largest)));
+    largest
+}
+
+fn note(size: usize) {
     if COUNTING.with(Cell::get) {
         THIS_THREAD.with(|n| n.set(n.get() + 1));
+        LARGEST.with(|l| l.set(l.get().max(size)));
         ALL_THREADS.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -61,7 +75,7 @@ fn note() {
 // allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
+        note(layout.size());
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
@@ -72,13 +86,13 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
+        note(layout.size());
         // SAFETY: same contract as ours.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        note();
+        note(size);
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, size) }
     }

@@ -15,9 +15,9 @@ use ipc_test_support::campaign::*;
 use ipc_test_support::NEVER;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -265,10 +265,19 @@ fn expect_peer_died(what: &str, r: Result<impl std::fmt::Debug, LinkError>) {
 /// reports it too, at once.
 fn check_dead_links(main: &MainLink, rt: &mut RtCaller) {
     expect_peer_died("a send", main.send(&Ping(0)));
-    expect_peer_died("a request", main.request_timeout::<_, Pong>(&Ping(0), NEVER));
+    expect_peer_died(
+        "a request",
+        main.request_timeout::<_, Pong>(&Ping(0), NEVER),
+    );
     expect_peer_died(
         "a real-time call",
-        rt.call_timeout::<_, Processed>(&Process { frame: 0, gain: 1.0 }, NEVER),
+        rt.call_timeout::<_, Processed>(
+            &Process {
+                frame: 0,
+                gain: 1.0,
+            },
+            NEVER,
+        ),
     );
     assert!(!main.is_connected());
 }
@@ -433,17 +442,27 @@ fn plugin_traffic_round(kind: Kind, rng: &mut Rng, tally: &mut Tally) {
         }
         None => {
             let mut rt = rt.take().expect("the real-time end");
-            let r = rt.call_timeout::<_, Processed>(&Process { frame: 0, gain: 1.0 }, NEVER);
+            let r = rt.call_timeout::<_, Processed>(
+                &Process {
+                    frame: 0,
+                    gain: 1.0,
+                },
+                NEVER,
+            );
             expect_peer_died("the next real-time call", r);
             tally.time(kind, "rt: the next call", killed_at.elapsed());
             rt
         }
     };
     // The main link: the disconnect hook and the waiter.
-    let (at, e) = down_rx.recv_timeout(NEVER).expect("the disconnect hook runs");
+    let (at, e) = down_rx
+        .recv_timeout(NEVER)
+        .expect("the disconnect hook runs");
     expect_peer_died("the disconnect hook", Err::<(), _>(e));
     tally.time(kind, "main: disconnect hook", at - killed_at);
-    expect_peer_died("wait_disconnected", main.wait_disconnected_timeout(NEVER).and_then(Err::<(), _>),
+    expect_peer_died(
+        "wait_disconnected",
+        main.wait_disconnected_timeout(NEVER).and_then(Err::<(), _>),
     );
     for t in threads {
         let (at, e) = t.join().expect("a traffic thread");
@@ -468,24 +487,31 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 }
 
 /// A kill of the plugin while this process, its host, waits in
-/// `Host::spawn`: the plugin prints its pid before it connects, and dies
-/// a random moment later (before, during or just after the handshake).
+/// `Host::spawn`: the plugin process tells its pid between fork and exec,
+/// and dies a random moment later (before it runs, while it connects, or
+/// just after the handshake).
 fn plugin_handshake_round(rng: &mut Rng, tally: &mut Tally) {
     let kind = Kind::PluginHandshake;
     let (read, write) = pipe();
     let mut cmd = plugin_command();
-    cmd.stdout(Stdio::from(write));
-    let delay = rng.upto(Duration::from_millis(3));
+    let hook = move || {
+        let pid = std::process::id().to_ne_bytes();
+        // SAFETY: writes 4 initialised bytes to our pipe; `write` is
+        // async-signal-safe, which is what runs between fork and exec may use.
+        unsafe { libc::write(write.as_raw_fd(), pid.as_ptr().cast(), 4) };
+        Ok(())
+    };
+    // SAFETY: the hook only does what is allowed between fork and exec.
+    unsafe { cmd.pre_exec(hook) };
+    let delay = rng.upto(Duration::from_millis(2));
     let killer = thread::spawn(move || {
-        let mut line = String::new();
-        BufReader::new(File::from(read))
-            .read_line(&mut line)
-            .expect("read the plugin's output");
-        let pid: u32 = line
-            .trim_end()
-            .strip_prefix(PID_LINE)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("expected the plugin's pid, got {line:?}"));
+        let mut pid = [0u8; 4];
+        // The pipe ends with `cmd` (which holds its other end) if no
+        // process ever started.
+        File::from(read)
+            .read_exact(&mut pid)
+            .expect("the plugin process tells its pid");
+        let pid = u32::from_ne_bytes(pid);
         thread::sleep(delay);
         let at = Instant::now();
         // SAFETY: a plain kill of our own child, which this process reaps
@@ -504,7 +530,10 @@ fn plugin_handshake_round(rng: &mut Rng, tally: &mut Tally) {
     let killed_at = killer.join().expect("the killer");
     match spawned {
         Err(e) => {
-            assert!(returned >= killed_at, "Host::spawn failed before the kill: {e:?}");
+            assert!(
+                returned >= killed_at,
+                "Host::spawn failed before the kill: {e:?}"
+            );
             match &e {
                 LinkError::PeerDied => {}
                 LinkError::PluginExited(status) => assert!(killed(*status), "{status}"),
@@ -519,12 +548,24 @@ fn plugin_handshake_round(rng: &mut Rng, tally: &mut Tally) {
             assert!(killed(status), "{status}");
             let main = host.main_link().clone();
             let mut rt = host.take_rt().expect("the real-time end");
-            let r = rt.call_timeout::<_, Processed>(&Process { frame: 0, gain: 1.0 }, NEVER);
+            let r = rt.call_timeout::<_, Processed>(
+                &Process {
+                    frame: 0,
+                    gain: 1.0,
+                },
+                NEVER,
+            );
             expect_peer_died("the first real-time call", r);
             tally.time(kind, "rt: the next call", killed_at.elapsed());
-            let (at, e) = down_rx.recv_timeout(NEVER).expect("the disconnect hook runs");
+            let (at, e) = down_rx
+                .recv_timeout(NEVER)
+                .expect("the disconnect hook runs");
             expect_peer_died("the disconnect hook", Err::<(), _>(e));
-            tally.time(kind, "main: disconnect hook", at.saturating_duration_since(killed_at));
+            tally.time(
+                kind,
+                "main: disconnect hook",
+                at.saturating_duration_since(killed_at),
+            );
             check_dead_links(&main, &mut rt);
             tally.outcome(kind, "killed after it connected");
             drop(host);
@@ -558,23 +599,29 @@ fn host_round(kind: Kind, rng: &mut Rng, tally: &mut Tally) {
             .recv_timeout(NEVER)
             .unwrap_or_else(|e| panic!("{}: no {what} ({e})", kind.name()))
     };
+    // Said by the plugin process between fork and exec.
     let line = next("plugin pid");
     let pid: u32 = line
-        .strip_prefix(PID_LINE)
+        .strip_prefix(HOST_SPAWNED_LINE)
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("expected the plugin's pid, got {line:?}"));
     // Taken while the host still runs: the pid is the plugin's.
     let pidfd = pidfd_open(pid);
+    let chatter = |line: &str| {
+        line.starts_with(PID_LINE)
+            || line.starts_with(HOST_PLUGIN_LINE)
+            || line == HOST_DRIVING_LINE
+    };
     if kind == Kind::HostEarly {
-        // The plugin has just started: the handshake has not finished.
-        thread::sleep(rng.upto(Duration::from_micros(1500)));
+        // The plugin process exists; it may not even run the plugin yet.
+        thread::sleep(rng.upto(Duration::from_millis(2)));
     } else {
         loop {
             let line = next("traffic");
             if line == HOST_DRIVING_LINE {
                 break;
             }
-            assert!(line.starts_with(HOST_PLUGIN_LINE), "the host said {line:?}");
+            assert!(chatter(&line), "the host said {line:?}");
         }
         thread::sleep(rng.upto(Duration::from_millis(30)));
     }
@@ -587,10 +634,7 @@ fn host_round(kind: Kind, rng: &mut Rng, tally: &mut Tally) {
         if let Some(r) = Report::parse(&line) {
             break r;
         }
-        assert!(
-            line.starts_with(HOST_PLUGIN_LINE) || line == HOST_DRIVING_LINE,
-            "unexpected line {line:?}"
-        );
+        assert!(chatter(&line), "unexpected line {line:?}");
     };
     let since = |ns: u64, what: &str| {
         Duration::from_nanos(
@@ -607,7 +651,11 @@ fn host_round(kind: Kind, rng: &mut Rng, tally: &mut Tally) {
         } => {
             assert_eq!(main, "HostGone(PeerDied)", "wait_for_stop: {report:?}");
             assert_eq!(rt, "HostGone(PeerDied)", "RtServer::serve: {report:?}");
-            tally.time(kind, "plugin main: wait_for_stop", since(*main_ns, "main link"));
+            tally.time(
+                kind,
+                "plugin main: wait_for_stop",
+                since(*main_ns, "main link"),
+            );
             tally.time(kind, "plugin rt: serve", since(*rt_ns, "real-time link"));
             if kind == Kind::HostEarly {
                 tally.outcome(kind, "killed after the handshake");
@@ -615,7 +663,9 @@ fn host_round(kind: Kind, rng: &mut Rng, tally: &mut Tally) {
             0
         }
         Report::ConnectFailed {
-            kind: failed, error, ..
+            kind: failed,
+            error,
+            ..
         } => {
             assert_eq!(kind, Kind::HostEarly, "{report:?}");
             // Prompt: the host's death, or its memory already gone; never
@@ -659,7 +709,11 @@ fn every_kill_is_reported_on_both_links_and_leaves_nothing_behind() {
         .unwrap_or_else(|| monotonic_ns() ^ u64::from(std::process::id()) << 40);
     let kills = std::env::var("IPC_SOAK_KILLS")
         .ok()
-        .map(|s| s.trim().parse::<usize>().expect("IPC_SOAK_KILLS is a number"))
+        .map(|s| {
+            s.trim()
+                .parse::<usize>()
+                .expect("IPC_SOAK_KILLS is a number")
+        })
         .unwrap_or(DEFAULT_KILLS);
     let progress = std::env::var("IPC_SOAK_PROGRESS").is_ok_and(|v| v == "1");
     println!("kill campaign: {kills} kills, seed {seed} (IPC_SOAK_SEED={seed} repeats it)");

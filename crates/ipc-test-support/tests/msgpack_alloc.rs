@@ -34,6 +34,11 @@ struct Process<'a> {
 }
 ipc_msgpack::message!(Process<'_> = 9);
 
+/// A byte string, as a plugin state travels.
+#[derive(Serialize, Deserialize, Debug)]
+struct Bytes(#[serde(with = "serde_bytes")] Vec<u8>);
+ipc_msgpack::message!(Bytes = 11);
+
 /// Decodes a `Process` with its samples into a caller's buffer.
 struct ProcessInto<'a>(&'a mut [f32]);
 
@@ -141,4 +146,43 @@ fn real_time_messages_are_encoded_and_decoded_without_allocating() {
 fn the_counter_sees_allocations() {
     // The test above would pass vacuously if the counter were broken.
     assert!(allocations_in(|| drop(std::hint::black_box(vec![1u8; 10]))) >= 1);
+}
+
+/// A byte string that claims 4 GiB (with the message limit raised to
+/// `u32::MAX`) and then does not come: the receiver must not reserve what is
+/// only claimed. What arrived is all it may hold.
+#[test]
+fn a_claimed_length_reserves_nothing_before_its_bytes_arrive() {
+    use ipc_msgpack::{Header, Message};
+    let segment = Segment::in_process(&[4096]).unwrap();
+    let (mut w, mut r) = (segment.writer(0).unwrap(), segment.reader(0).unwrap());
+    let claim = u32::MAX - 16;
+    w.append(&Header::new(Bytes::ID, claim).to_bytes()).unwrap();
+    let mut head = vec![0xc6];
+    head.extend_from_slice(&(claim - 5).to_be_bytes());
+    head.extend_from_slice(&[7; 100]);
+    w.append(&head).unwrap();
+    w.commit().unwrap();
+    let limits = Limits {
+        max_message: u32::MAX,
+        payload_timeout: None,
+        ..Limits::default()
+    };
+    let mut got = None;
+    let largest = ipc_test_support::counting::largest_allocation_in(|| {
+        got = Some(ipc_msgpack::recv_timeout::<Bytes>(
+            &mut r,
+            &limits,
+            std::time::Duration::from_millis(50),
+        ));
+    });
+    assert!(
+        matches!(got, Some(Err(ipc_msgpack::Error::Channel(ipc_channel_shm::Error::Timeout)))),
+        "{got:?}"
+    );
+    assert!(
+        largest <= 1 << 20,
+        "reserved {largest} bytes for a claim of {claim} of which 100 came"
+    );
+    drop(w);
 }

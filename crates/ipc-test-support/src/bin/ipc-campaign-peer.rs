@@ -115,11 +115,51 @@ fn plugin() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Makes the plugin process say `host: spawned <pid>` on the shared stdout
+/// between fork and exec, so that the campaign can kill this host the
+/// moment its plugin exists.
+#[cfg(unix)]
+fn announce_spawn(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let hook = || {
+        let mut line = [0u8; 40];
+        let prefix = HOST_SPAWNED_LINE.as_bytes();
+        line[..prefix.len()].copy_from_slice(prefix);
+        let mut digits = [0u8; 10];
+        let (mut pid, mut n) = (std::process::id(), 0);
+        loop {
+            digits[n] = b'0' + (pid % 10) as u8;
+            n += 1;
+            pid /= 10;
+            if pid == 0 {
+                break;
+            }
+        }
+        let mut len = prefix.len();
+        for &d in digits[..n].iter().rev() {
+            line[len] = d;
+            len += 1;
+        }
+        line[len] = b'\n';
+        // SAFETY: writes `len + 1` initialised bytes of `line` to stdout;
+        // `write` is async-signal-safe, as is everything above (no
+        // allocation, no lock), which is what runs between fork and exec
+        // may use.
+        unsafe { libc::write(1, line.as_ptr().cast(), len + 1) };
+        Ok(())
+    };
+    // SAFETY: the hook only does what is allowed between fork and exec
+    // (see above).
+    unsafe { cmd.pre_exec(hook) };
+}
+
 /// Plays a host of `plugin_exe plugin`: every kind of traffic at once,
 /// until killed.
 fn host(plugin_exe: &str) -> ExitCode {
     let mut cmd = Command::new(plugin_exe);
     cmd.arg("plugin");
+    #[cfg(unix)]
+    announce_spawn(&mut cmd);
     let spawned = Host::spawn(cmd, &LinkConfig::default(), |link| {
         link.on(|b: Blob, _| {
             if !intact(&b, BLOB_SIZES[1]) {
