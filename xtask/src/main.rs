@@ -3,9 +3,11 @@
 
 mod ci;
 mod cmd;
+mod codegen;
 mod demo;
 mod seams;
 mod setup;
+mod soak;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,9 @@ Tasks:
         is a failure; otherwise the step says why it is skipped.
   setup
         Only install what CI needs (the `setup` step of `ci`).
+  codegen [--check]
+        Write the generated files (include/ipc.h, by cbindgen from ffi/);
+        with --check, write nothing and fail if one is out of date.
   seams
         Check the design's seams on the source: no operating system named
         outside `sys/` in the library crates, no std atomics or locks
@@ -34,6 +39,12 @@ Tasks:
         Build and run the demo of the whole stack in release mode:
         `cargo run --release -p ipc-link --example demo -- ARGS`
         (`cargo xtask demo --help` lists its options).
+  soak [--mutations N] [--kills N] [--seed S]
+        The long run, in release mode (not part of `ci`): the hostile-peer
+        tests with peers that overwrite N words of the shared memory in
+        all (default 1000000) and the kill campaign with N kills (default
+        1000), with progress every 10 % and a summary. --seed S repeats a
+        run (both print the seed they used).
   help
         This text.
 
@@ -47,7 +58,9 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("ci") => ci::main(&ctx, &args[1..]),
         Some("demo") => demo::main(&ctx, &args[1..]),
+        Some("soak") => soak::main(&ctx, &args[1..]),
         Some("seams") if args.len() == 1 => seams::main(&ctx.root),
+        Some("codegen") => codegen::main(&ctx.root, &args[1..]),
         Some("setup") if args.len() == 1 => {
             ci::main(&ctx, &["--only".to_owned(), "setup".to_owned()])
         }

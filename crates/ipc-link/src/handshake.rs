@@ -6,8 +6,8 @@
 use crate::error::{HandshakeError, Waited};
 use crate::protocol::{Hello, Layout, Welcome, LINK_MAGIC, PROTOCOL_VERSION};
 use crate::LinkError;
-use ipc_channel_shm::{Deadline, Reader, Writer};
-use ipc_msgpack::{Flags, Limits, Message};
+use ipc_channel_shm::{Deadline, Peek, Reader, Writer};
+use ipc_msgpack::{Flags, Header, Limits, Message, HEADER_LEN};
 use std::time::{Duration, Instant};
 
 /// Handshake messages are small: a peer claiming more is refused unread.
@@ -59,33 +59,24 @@ fn left(until: Instant) -> Duration {
 
 /// The host's side: waits for the plugin's `Hello` until `until`, asking
 /// `exited` between slices whether the plugin process has ended (its answer
-/// is the error to report), then checks it and answers.
+/// is the error to report), then checks it and answers. One that claims
+/// more than 4 KiB is refused at once (`TooLarge`).
 pub(crate) fn host_side(
     writer: &mut Writer,
     reader: &mut Reader,
     until: Instant,
     mut exited: impl FnMut() -> Option<LinkError>,
 ) -> Result<Hello, LinkError> {
-    let hello = loop {
-        let limits = Limits {
-            payload_timeout: Some(left(until)),
-            ..LIMITS
-        };
-        let received = ipc_msgpack::recv_with_timeout(
-            reader,
-            &limits,
-            left(until).min(POLL),
-            |header, payload| {
-                if header.id != Hello::ID {
-                    return Ok(Err(HandshakeError::Unexpected { id: header.id }));
-                }
-                Ok(Ok(payload.decode::<Hello>()?))
+    // The envelope first, in slices, asking between them whether the
+    // plugin has exited. (A timeout once a message has begun is no reason
+    // to look again: the stream would then be read from inside it.)
+    loop {
+        match reader.peek_timeout(HEADER_LEN, left(until).min(POLL)) {
+            Ok(peek) => match too_large(&peek) {
+                Some(e) => return Err(e),
+                None => break,
             },
-        );
-        match received {
-            Ok(Ok(hello)) => break hello,
-            Ok(Err(e)) => return Err(e.into()),
-            Err(ipc_msgpack::Error::Channel(ipc_channel_shm::Error::Timeout)) => {
+            Err(ipc_channel_shm::Error::Timeout) => {
                 if let Some(e) = exited() {
                     return Err(e);
                 }
@@ -93,8 +84,29 @@ pub(crate) fn host_side(
                     return Err(LinkError::Timeout(Waited::Connect));
                 }
             }
-            Err(e) => return Err(LinkError::from_message(e, Waited::Connect)),
+            Err(e) => return Err(LinkError::from_channel(e, Waited::Connect)),
         }
+    }
+    // Then the whole message, by the connect timeout.
+    let limits = Limits {
+        payload_timeout: Some(left(until)),
+        ..LIMITS
+    };
+    let received = ipc_msgpack::recv_with_deadline(
+        reader,
+        &limits,
+        &Deadline::at(until),
+        |header, payload| {
+            if header.id != Hello::ID {
+                return Ok(Err(HandshakeError::Unexpected { id: header.id }));
+            }
+            Ok(Ok(payload.decode::<Hello>()?))
+        },
+    );
+    let hello = match received {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(e)) => return Err(e.into()),
+        Err(e) => return Err(LinkError::from_message(e, Waited::Connect)),
     };
     let refused = check(&hello);
     let welcome = Welcome {
@@ -109,6 +121,30 @@ pub(crate) fn host_side(
         .map_err(|e| LinkError::from_message(e, Waited::Connect))?;
     refused?;
     Ok(hello)
+}
+
+/// The error for an envelope at the front of `peek` that claims more than a
+/// handshake message may hold. Refused as it stands, unlike a too large
+/// message on a link: skipping it would only wait for bytes that a plugin
+/// lying about them need never send (until the connect timeout, which is
+/// not what happened).
+fn too_large(peek: &Peek<'_>) -> Option<LinkError> {
+    let (a, b) = peek.as_slices();
+    let mut envelope = [0u8; HEADER_LEN];
+    let n = a.len().min(HEADER_LEN);
+    envelope[..n].copy_from_slice(&a[..n]);
+    let m = b.len().min(HEADER_LEN - n);
+    envelope[n..n + m].copy_from_slice(&b[..m]);
+    if n + m < HEADER_LEN {
+        return None;
+    }
+    match Header::parse(&envelope, LIMITS.max_message) {
+        Err(ipc_msgpack::Error::TooLarge { id, len, max }) => {
+            Some(LinkError::TooLarge { id, len, max })
+        }
+        // Anything else is for the receive to report.
+        _ => None,
+    }
 }
 
 /// The plugin's side: says `hello` and waits for the host's answer until

@@ -69,7 +69,9 @@ impl Host {
     /// is `NotFound`), [`LinkError::PluginExited`] if it exits before
     /// connecting, `Timeout(Waited::Connect)` if it does not connect in
     /// time, [`LinkError::Handshake`] if it speaks another protocol (it is
-    /// told why, then stopped), or what `setup` returns.
+    /// told why, then stopped), [`LinkError::TooLarge`] if its `Hello`
+    /// claims more than a handshake message may hold (4 KiB), or what
+    /// `setup` returns.
     ///
     /// # Examples
     ///
@@ -204,10 +206,15 @@ impl Host {
     /// the audio thread still holds the [`RtCaller`] (its calls then return
     /// [`LinkError::Closed`]): the plugin sees both links closed.
     fn close_links(&self) {
-        self.main.close();
+        // The channels first: a send blocked on a plugin that does not read
+        // (the listener answering one of its requests, say) holds the main
+        // link's writer for up to its send timeout; closing the channel
+        // wakes it with `Closed`, so that taking the writer below cannot
+        // outlast the shutdown's own timeout.
         for channel in 0..crate::CHANNELS {
             let _ = self.segment.close(channel);
         }
+        self.main.close();
     }
 
     /// Clean shutdown: sends `Quit` (which ends the plugin's

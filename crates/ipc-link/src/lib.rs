@@ -116,15 +116,17 @@ mod sys;
 pub use audio::AudioBuffers;
 pub use error::{ErrorKind, HandshakeError, LinkError, Waited};
 pub use host::{Ended, Host};
-pub use main_link::{Incoming, MainLink};
+pub use main_link::{expect_reply_id, Incoming, MainLink};
 pub use plugin::{connection_from_env, Plugin, Stop};
-pub use rt::{RtCaller, RtServer};
+pub use rt::{Responder, RtCaller, RtServer};
 
 /// The lower layers, for users that want them directly.
 pub use ipc_channel_shm as channel;
 pub use ipc_msgpack as messages;
 /// Message types: the trait, the declaring macro, and what a handler sees.
-pub use ipc_msgpack::{message, serde_bytes, FramesInto, Header, Limits, Message, Payload};
+pub use ipc_msgpack::{
+    message, serde_bytes, FramesInto, Header, Limits, Message, Payload, PayloadBytes, Sink,
+};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,9 +5,9 @@ use crate::audio::AudioBuffers;
 use crate::error::Waited;
 use crate::main_link::{panic_message, remote_error};
 use crate::protocol::{AttachAudio, Attached, RemoteError};
-use crate::{LinkError, Stop};
+use crate::{ErrorKind, LinkError, Stop};
 use ipc_channel_shm::{Deadline, Reader, Writer};
-use ipc_msgpack::{Flags, Limits, Message};
+use ipc_msgpack::{Error as MsgError, Flags, Header, Limits, Message, Payload, Sink};
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -107,24 +107,65 @@ impl RtCaller {
         // One deadline for the send and the reply; it reads the clock only
         // if something has to wait.
         let deadline = Deadline::after(timeout);
-        self.sequence = self.sequence.wrapping_add(1).max(1);
-        ipc_msgpack::send_deadline(
-            &mut self.writer,
-            request,
-            self.sequence,
-            Flags::REQUEST,
+        self.call_by(
             &deadline,
+            |writer, sequence| {
+                ipc_msgpack::send_deadline(writer, request, sequence, Flags::REQUEST, &deadline)
+            },
+            reply_id,
+            |payload| payload.decode_seed(seed),
         )
-        .map_err(|e| LinkError::from_message(e, Waited::Space))?;
-        let mut seed = Some(seed);
+    }
+
+    /// Like [`call_timeout`](RtCaller::call_timeout) with a request of ID
+    /// `id` whose payload `encode` writes, and a reply of ID `reply_id`
+    /// whose payload `decode` reads in place (a C or C++ peer's own
+    /// MessagePack). Allocation-free if `encode` and `decode` are.
+    ///
+    /// # Errors
+    /// As for [`call_timeout`](RtCaller::call_timeout), and what `encode`
+    /// and `decode` return.
+    pub fn call_raw_timeout<V>(
+        &mut self,
+        id: u32,
+        encode: impl FnMut(&mut dyn Sink) -> Result<(), MsgError>,
+        reply_id: u32,
+        decode: impl FnOnce(Payload<'_>) -> Result<V, MsgError>,
+        timeout: Duration,
+    ) -> Result<V, LinkError> {
+        let deadline = Deadline::after(timeout);
+        self.call_by(
+            &deadline,
+            |writer, sequence| {
+                ipc_msgpack::send_raw(writer, id, sequence, Flags::REQUEST, &deadline, encode)
+            },
+            reply_id,
+            decode,
+        )
+    }
+
+    /// One call: `send` writes the request with the call's sequence number,
+    /// then the reply with that number and `reply_id` goes to `decode`;
+    /// replies to earlier calls that timed out are skipped.
+    fn call_by<V>(
+        &mut self,
+        deadline: &Deadline,
+        send: impl FnOnce(&mut Writer, u32) -> Result<(), MsgError>,
+        reply_id: u32,
+        decode: impl FnOnce(Payload<'_>) -> Result<V, MsgError>,
+    ) -> Result<V, LinkError> {
+        self.sequence = self.sequence.wrapping_add(1).max(1);
+        send(&mut self.writer, self.sequence)
+            .map_err(|e| LinkError::from_message(e, Waited::Space))?;
+        let mut decode = Some(decode);
         loop {
             let sequence = self.sequence;
-            let seed = &mut seed;
+            let decode = &mut decode;
             // `None`: the answer to an earlier call that timed out (skipped).
             let answer = ipc_msgpack::recv_with_deadline(
                 &mut self.reader,
                 &self.limits,
-                &deadline,
+                deadline,
                 |header, payload| {
                     if header.correlation != sequence {
                         return Ok(None);
@@ -143,13 +184,11 @@ impl RtCaller {
                             got: header.id,
                         })));
                     }
-                    let Some(seed) = seed.take() else {
+                    let Some(decode) = decode.take() else {
                         return Ok(None);
                     };
                     Ok(Some(
-                        payload
-                            .decode_seed(seed)
-                            .map_err(|e| LinkError::from_message(e, Waited::Reply)),
+                        decode(payload).map_err(|e| LinkError::from_message(e, Waited::Reply)),
                     ))
                 },
             );
@@ -304,6 +343,43 @@ impl RtServer {
         Rep: Message,
         F: FnOnce(Req, Option<&mut AudioBuffers>) -> Rep,
     {
+        self.serve_one_raw_deadline(deadline, |header, payload, audio, responder| {
+            if header.id != Req::ID {
+                return Err(LinkError::UnexpectedId {
+                    expected: Req::ID,
+                    got: header.id,
+                });
+            }
+            let request = payload
+                .decode::<Req>()
+                .map_err(|e| LinkError::from_message(e, Waited::Message))?;
+            responder.reply(&handler(request, audio))
+        })
+    }
+
+    /// Serves one request whose payload `handler` reads in place (a C or C++
+    /// peer's own MessagePack) and answers through the [`Responder`],
+    /// waiting until `deadline` for it. The request's ID is in the header:
+    /// `handler` checks it. An error `handler` returns, a panic in it, or
+    /// no answer at all is answered with an error reply (so the host's call
+    /// returns at once) and returned; audio attachments are handled here,
+    /// as by [`serve_one`](RtServer::serve_one).
+    ///
+    /// # Errors
+    /// As for [`serve_one`](RtServer::serve_one), and what `handler` returns.
+    pub fn serve_one_raw_deadline<F>(
+        &mut self,
+        deadline: &Deadline,
+        handler: F,
+    ) -> Result<(), LinkError>
+    where
+        F: FnOnce(
+            &Header,
+            Payload<'_>,
+            Option<&mut AudioBuffers>,
+            &mut Responder<'_>,
+        ) -> Result<(), LinkError>,
+    {
         let Self {
             reader,
             writer,
@@ -312,73 +388,51 @@ impl RtServer {
         } = self;
         let served =
             ipc_msgpack::recv_with_deadline(reader, limits, deadline, |header, payload| {
-                let answer = |writer: &mut Writer, error: LinkError| {
-                    let sent = ipc_msgpack::send(
-                        writer,
-                        &remote_error(&error),
-                        header.correlation,
-                        Flags::REPLY | Flags::ERROR,
-                    );
-                    Ok(sent.map(|()| Err(error)))
+                let mut responder = Responder {
+                    writer,
+                    correlation: header.correlation,
+                    answered: false,
                 };
                 if header.id == AttachAudio::ID {
                     let attach: AttachAudio = payload.decode()?;
-                    return match AudioBuffers::open(
+                    let attached = AudioBuffers::open(
                         &attach.region,
                         attach.inputs as usize,
                         attach.outputs as usize,
                         attach.frames as usize,
-                    ) {
+                    );
+                    return Ok(match attached {
                         Ok(buffers) => {
                             *audio = Some(buffers);
-                            Ok(ipc_msgpack::send(
-                                writer,
-                                &Attached,
-                                header.correlation,
-                                Flags::REPLY,
-                            )
-                            .map(Ok))
+                            responder.reply(&Attached)
                         }
-                        Err(e) => answer(writer, e),
-                    };
+                        Err(e) => responder.fail(e),
+                    });
                 }
-                if header.id != Req::ID {
-                    let error = LinkError::UnexpectedId {
-                        expected: Req::ID,
-                        got: header.id,
-                    };
-                    return answer(writer, error);
-                }
-                // Failures from here on are the request's, not a wait that
-                // timed out.
-                let request = match payload.decode::<Req>() {
-                    Ok(request) => request,
-                    Err(e) if e.stream_usable() => {
-                        return answer(writer, LinkError::from_message(e, Waited::Message));
-                    }
-                    Err(e) => return Err(e),
-                };
                 // Catching costs nothing unless the handler panics.
-                match catch_unwind(AssertUnwindSafe(|| handler(request, audio.as_mut()))) {
-                    Ok(reply) => {
-                        Ok(
-                            ipc_msgpack::send(writer, &reply, header.correlation, Flags::REPLY)
-                                .map(Ok),
-                        )
-                    }
-                    Err(panic) => {
-                        let error = LinkError::HandlerPanicked {
-                            id: header.id,
-                            message: panic_message(&*panic),
-                        };
-                        log::error!("real-time link: {error}");
-                        answer(writer, error)
-                    }
-                }
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    handler(header, payload, audio.as_mut(), &mut responder)
+                }));
+                let outcome = outcome.unwrap_or_else(|panic| {
+                    let error = LinkError::HandlerPanicked {
+                        id: header.id,
+                        message: panic_message(&*panic),
+                    };
+                    log::error!("real-time link: {error}");
+                    Err(error)
+                });
+                Ok(match outcome {
+                    Ok(()) if responder.answered => Ok(()),
+                    Ok(()) => responder.fail(LinkError::Remote {
+                        kind: ErrorKind::Rejected,
+                        message: format!("the handler of message {} did not answer", header.id),
+                    }),
+                    Err(e) if e.is_disconnect() || responder.answered => Err(e),
+                    Err(e) => responder.fail(e),
+                })
             });
         match served {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => Err(LinkError::from_message(e, Waited::Space)),
+            Ok(outcome) => outcome,
             Err(e) => Err(LinkError::from_message(e, Waited::Message)),
         }
     }
@@ -422,6 +476,8 @@ impl RtServer {
                 Ok(()) => {}
                 Err(LinkError::Closed) => return Stop::Quit,
                 Err(e) if e.is_disconnect() => return Stop::HostGone(e),
+                // Logged where it was caught.
+                Err(LinkError::HandlerPanicked { .. }) => {}
                 Err(e) => log::warn!("real-time link: {e}"),
             }
         }
@@ -436,5 +492,75 @@ impl RtServer {
     pub fn set_spin(&mut self, spin: Duration) {
         self.reader.set_spin(spin);
         self.writer.set_spin(spin);
+    }
+}
+
+/// How a real-time handler answers its request: once, with a reply or an
+/// error.
+#[derive(Debug)]
+pub struct Responder<'a> {
+    writer: &'a mut Writer,
+    correlation: u32,
+    answered: bool,
+}
+
+impl Responder<'_> {
+    /// Answers with `reply` (its own type's ID, which the host checks).
+    ///
+    /// # Errors
+    /// [`LinkError::InvalidArgument`] if the request was answered already;
+    /// [`LinkError::Closed`]/[`LinkError::PeerDied`] if the host is gone.
+    pub fn reply<M: Message + ?Sized>(&mut self, reply: &M) -> Result<(), LinkError> {
+        self.answer(|writer, correlation| {
+            ipc_msgpack::send(writer, reply, correlation, Flags::REPLY)
+        })
+    }
+
+    /// Answers with a reply of ID `id` whose payload `encode` writes.
+    ///
+    /// # Errors
+    /// As for [`reply`](Responder::reply), and what `encode` returns.
+    pub fn reply_raw(
+        &mut self,
+        id: u32,
+        encode: impl FnMut(&mut dyn Sink) -> Result<(), MsgError>,
+    ) -> Result<(), LinkError> {
+        self.answer(|writer, correlation| {
+            ipc_msgpack::send_raw(
+                writer,
+                id,
+                correlation,
+                Flags::REPLY,
+                &Deadline::never(),
+                encode,
+            )
+        })
+    }
+
+    /// Answers with `error` (the host's call returns it as
+    /// [`LinkError::Remote`]), and returns it.
+    fn fail(&mut self, error: LinkError) -> Result<(), LinkError> {
+        let sent = self.answer(|writer, correlation| {
+            ipc_msgpack::send(
+                writer,
+                &remote_error(&error),
+                correlation,
+                Flags::REPLY | Flags::ERROR,
+            )
+        });
+        sent.and(Err(error))
+    }
+
+    fn answer(
+        &mut self,
+        send: impl FnOnce(&mut Writer, u32) -> Result<(), MsgError>,
+    ) -> Result<(), LinkError> {
+        if self.answered {
+            return Err(LinkError::InvalidArgument(
+                "the request was answered already",
+            ));
+        }
+        self.answered = true;
+        send(self.writer, self.correlation).map_err(|e| LinkError::from_message(e, Waited::Space))
     }
 }

@@ -10,6 +10,7 @@
 //! receiver for longer.
 
 use crate::envelope::{Flags, Header, HEADER_LEN};
+use crate::raw::{BytesKind, PayloadBytes};
 use crate::source::{ReadSource, SliceSource, SplitSource};
 use crate::{decode_from, finish, Error, Limits, Message};
 use ipc_channel_shm::{Deadline, Error as ChannelError, Peek, Reader, Writer};
@@ -335,20 +336,20 @@ pub fn recv_with_deadline<R>(
     // arrives, within the payload's own bound.
     peek.consume_deferred(HEADER_LEN);
     let deadline = rest_of_message(deadline, limits);
-    let mut decoded = false;
+    let mut consumed = 0;
     let payload = Payload {
         kind: Kind::Stream {
             reader: &mut *reader,
             header,
             deadline: &deadline,
-            decoded: &mut decoded,
+            consumed: &mut consumed,
         },
         id: header.id,
         limits,
     };
     let result = f(&header, payload);
-    if !decoded {
-        skip_bytes(reader, len, &deadline)?;
+    if consumed < len {
+        skip_bytes(reader, len - consumed, &deadline)?;
     }
     result
 }
@@ -370,11 +371,12 @@ enum Kind<'a> {
         reader: &'a mut Reader,
         header: Header,
         deadline: &'a Deadline,
-        decoded: &'a mut bool,
+        /// Payload bytes consumed (the receive skips the rest).
+        consumed: &'a mut usize,
     },
 }
 
-impl Payload<'_> {
+impl<'a> Payload<'a> {
     /// Decodes the payload as a `T`.
     ///
     /// # Errors
@@ -403,11 +405,31 @@ impl Payload<'_> {
                 reader,
                 header,
                 deadline,
-                decoded,
+                consumed,
             } => {
-                *decoded = true;
+                // Consumed whatever happens (drained on a decoding error).
+                *consumed = header.len as usize;
                 payload_within(reader, &header, self.limits, seed, deadline)
             }
+        }
+    }
+
+    /// The payload's bytes, to read in place (a peer's own MessagePack):
+    /// the whole payload as one or two slices when it is in the ring,
+    /// chunks as they arrive otherwise. What is not read is skipped.
+    #[inline]
+    pub fn bytes(self) -> PayloadBytes<'a> {
+        match self.kind {
+            Kind::Ring(a, b) => PayloadBytes {
+                kind: BytesKind::Ring(a, b),
+                id: self.id,
+            },
+            Kind::Stream {
+                reader,
+                header,
+                deadline,
+                consumed,
+            } => PayloadBytes::streamed(reader, self.id, header.len as usize, deadline, consumed),
         }
     }
 

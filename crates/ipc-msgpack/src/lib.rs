@@ -60,9 +60,11 @@ mod encode;
 mod envelope;
 mod error;
 mod frames;
+mod raw;
 pub mod slice;
 mod source;
 pub mod stream;
+mod tokens;
 
 pub use channel::{
     recv, recv_deadline, recv_header, recv_header_deadline, recv_header_timeout, recv_payload,
@@ -73,7 +75,9 @@ pub use envelope::{Flags, Header, HEADER_LEN, MAGIC, VERSION};
 pub use error::Error;
 pub use frames::FramesInto;
 pub use ipc_channel_shm::Deadline;
+pub use raw::{send_raw, PayloadBytes, Sink};
 pub use serde_bytes;
+pub use tokens::{write_token, Token};
 
 use serde::de::DeserializeSeed;
 use serde::Serialize;

@@ -132,15 +132,40 @@ pub fn monotonic_ns() -> u64 {
 
 /// The plugin's first line: `plugin: pid <pid>`, printed before it connects.
 pub const PID_LINE: &str = "plugin: pid ";
-/// The host role's line from its plugin process between fork and exec:
-/// `host: spawned <pid>` (the moment the plugin exists, before it runs).
-pub const HOST_SPAWNED_LINE: &str = "host: spawned ";
+/// The line a plugin process says between fork and exec, when asked to:
+/// `spawned <pid>` (the moment it exists, before it runs).
+pub const SPAWNED_LINE: &str = "spawned ";
 /// The host role's line once its plugin connected: `host: plugin <pid>`.
 pub const HOST_PLUGIN_LINE: &str = "host: plugin ";
 /// The host role's line once all its traffic runs.
 pub const HOST_DRIVING_LINE: &str = "host: driving";
 /// The host role's line if its link goes down (its plugin died first).
 pub const HOST_DOWN_LINE: &str = "host: link down";
+
+/// `prefix` and `pid` as a line (`prefix` at most 50 bytes), made without
+/// allocating or locking: a process between fork and exec may do neither.
+pub fn pid_line(prefix: &str, pid: u32) -> ([u8; 64], usize) {
+    let mut line = [0u8; 64];
+    let prefix = &prefix.as_bytes()[..prefix.len().min(50)];
+    line[..prefix.len()].copy_from_slice(prefix);
+    let mut digits = [0u8; 10];
+    let (mut rest, mut n) = (pid, 0);
+    loop {
+        digits[n] = b'0' + (rest % 10) as u8;
+        n += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut len = prefix.len();
+    for &d in digits[..n].iter().rev() {
+        line[len] = d;
+        len += 1;
+    }
+    line[len] = b'\n';
+    (line, len + 1)
+}
 
 /// What the plugin role prints when it stops: how each of its links
 /// reported the end, and when (on [`monotonic_ns`]).
@@ -272,6 +297,14 @@ mod tests {
             assert_eq!(Report::parse(&r.line()), Some(r.clone()), "{}", r.line());
         }
         assert_eq!(Report::parse("host: driving"), None);
+    }
+
+    #[test]
+    fn pid_lines_are_decimal() {
+        for pid in [0, 7, 10, 4_194_304, u32::MAX] {
+            let (line, len) = pid_line(SPAWNED_LINE, pid);
+            assert_eq!(&line[..len], format!("spawned {pid}\n").as_bytes());
+        }
     }
 
     #[test]

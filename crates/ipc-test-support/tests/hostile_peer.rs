@@ -17,14 +17,14 @@
 
 use ipc_channel_shm::{Reader, Segment, Writer};
 use ipc_link::{
-    protocol, ErrorKind, Host, LinkConfig, LinkError, Limits, MainLink, Message, RtCaller, Waited,
+    protocol, ErrorKind, Host, Limits, LinkConfig, LinkError, MainLink, Message, RtCaller, Waited,
 };
 use ipc_msgpack::Flags;
 use ipc_test_support::hostile::{self, round_seed, XorShift};
 use ipc_test_support::link_protocol::*;
 use ipc_test_support::process::program;
 use ipc_test_support::NEVER;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,7 +52,7 @@ fn fatal_panics() {
             let _ = writeln!(
                 std::io::stderr(),
                 "hostile_peer: panic (fatal in this test binary): {info}\n{}",
-                std::backtrace::Backtrace::force_capture()
+                std::backtrace::Backtrace::capture()
             );
             std::process::abort();
         }));
@@ -72,14 +72,13 @@ fn env_u64(var: &str) -> Option<u64> {
     )
 }
 
-fn peer(role: &str) -> Command {
-    let exe = program(
-        "IPC_HOSTILE_PEER",
-        env!("CARGO_BIN_EXE_ipc-hostile-peer"),
-    );
+/// The peer program in `role`, its stdout going to a file the test reads.
+fn peer(role: &str) -> (Command, PeerOutput) {
+    let exe = program("IPC_HOSTILE_PEER", env!("CARGO_BIN_EXE_ipc-hostile-peer"));
+    let (output, stdout) = PeerOutput::new(role);
     let mut c = Command::new(exe);
-    c.arg(role);
-    c
+    c.arg(role).stdout(stdout);
+    (c, output)
 }
 
 /// A link config for these tests: the connection string only in the
@@ -183,7 +182,10 @@ fn check_resize_refused(lines: &[String]) {
         .iter()
         .filter(|l| l.starts_with(hostile::RESIZE) && !l.starts_with(hostile::RESIZE_DONE))
         .collect();
-    assert!(!attempts.is_empty(), "no resize attempt reported: {lines:#?}");
+    assert!(
+        !attempts.is_empty(),
+        "no resize attempt reported: {lines:#?}"
+    );
     for line in attempts {
         let outcome = line.split_once(": ").map_or("", |(_, o)| o);
         if cfg!(target_os = "linux") {
@@ -251,10 +253,16 @@ impl Summary {
     fn line(&self, seed: u64, mutations: u64) -> String {
         let calls: u64 = self.calls.values().map(|c| c.ok + c.errors).sum();
         let ok: u64 = self.calls.values().map(|c| c.ok).sum();
-        let errors: Vec<String> = self.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        let worst = self.worst.map_or("none".to_owned(), |(_, what, took, timeout)| {
-            format!("{what} {took:?} against {timeout:?}")
-        });
+        let errors: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let worst = self
+            .worst
+            .map_or("none".to_owned(), |(_, what, took, timeout)| {
+                format!("{what} {took:?} against {timeout:?}")
+            });
         format!(
             "seed {seed}: {mutations} mutations, {calls} calls ({ok} ok, {} wrong answers), \
              errors: {}; longest past its timeout: {worst}",
@@ -514,6 +522,11 @@ fn bytes_worker(run: &Run, mut out: Writer, mut back: Reader, seed: u64) {
     let w = 2;
     let mut rng = XorShift::new(seed);
     let mut buf = vec![0u8; 1024];
+    // What the echo should bring back, while nothing has failed (a failed
+    // call may have sent or taken part of a blob: from then on the bytes
+    // are not compared).
+    let mut expected: VecDeque<u8> = VecDeque::new();
+    let mut in_step = true;
     let (mut i, mut left) = (0u64, AFTER_EXIT);
     while run.go_on(&mut left) {
         i += 1;
@@ -536,18 +549,27 @@ fn bytes_worker(run: &Run, mut out: Writer, mut back: Reader, seed: u64) {
                 Ok(n)
             }),
         };
-        let committed =
-            sent.is_some() && run.channel_call(w, "shm commit", Duration::ZERO, || out.commit()).is_some();
+        let committed = sent.is_some()
+            && run
+                .channel_call(w, "shm commit", Duration::ZERO, || out.commit())
+                .is_some();
+        match sent {
+            Some(k) if committed => expected.extend(&data[..k]),
+            _ => in_step = false,
+        }
+        let want = expected.len().clamp(1, buf.len());
         let got = match i % 3 {
             0 => run.channel_call(w, "shm read_exact_into_timeout", CHANNEL_TIMEOUT, || {
-                back.read_exact_into_timeout(&mut buf[..n], CHANNEL_TIMEOUT)
-                    .map(|()| n)
+                back.read_exact_into_timeout(&mut buf[..want], CHANNEL_TIMEOUT)
+                    .map(|()| want)
             }),
             1 => run.channel_call(w, "shm peek_timeout", CHANNEL_TIMEOUT, || {
                 let peek = back.peek_timeout(1, CHANNEL_TIMEOUT)?;
                 let (a, b) = peek.as_slices();
-                let len = a.len() + b.len();
-                let _ = a.iter().chain(b).fold(0u8, |x, y| x ^ y);
+                let len = (a.len() + b.len()).min(buf.len());
+                for (d, s) in buf.iter_mut().zip(a.iter().chain(b)).take(len) {
+                    *d = *s;
+                }
                 peek.consume(len);
                 Ok(len)
             }),
@@ -555,8 +577,15 @@ fn bytes_worker(run: &Run, mut out: Writer, mut back: Reader, seed: u64) {
                 back.read_into_timeout(&mut buf, CHANNEL_TIMEOUT)
             }),
         };
-        if i % 3 == 0 && got.is_some() && buf[..n] != data[..] {
-            run.wrong_answer();
+        match got {
+            Some(k) if in_step => {
+                if k > expected.len() || !expected.drain(..k).eq(buf[..k].iter().copied()) {
+                    run.wrong_answer();
+                    in_step = false;
+                }
+            }
+            Some(_) => {}
+            None => in_step = false,
         }
         run.after(committed && got.is_some());
     }
@@ -565,10 +594,15 @@ fn bytes_worker(run: &Run, mut out: Writer, mut back: Reader, seed: u64) {
 /// Layer II on the extra segment: `Tick`s out on channel 2, echoed on 3.
 fn messages_worker(run: &Run, mut out: Writer, mut back: Reader) {
     let w = 3;
+    // A message that has begun must end within this too: the bound of a
+    // `try_recv` that found an envelope.
     let limits = Limits {
         max_message: 1 << 16,
+        payload_timeout: Some(CHANNEL_TIMEOUT),
         ..Limits::default()
     };
+    let mut expected: VecDeque<u64> = VecDeque::new();
+    let mut in_step = true;
     let (mut i, mut left) = (0u64, AFTER_EXIT);
     while run.go_on(&mut left) {
         i += 1;
@@ -581,8 +615,12 @@ fn messages_worker(run: &Run, mut out: Writer, mut back: Reader) {
                 ipc_msgpack::send_timeout(&mut out, &Tick(i), 0, Flags::NONE, CHANNEL_TIMEOUT)
             })
         };
+        match sent {
+            Some(()) => expected.push_back(i),
+            None => in_step = false,
+        }
         let got = if i % 4 == 1 {
-            run.message_call(w, "msgpack try_recv", Duration::ZERO, || {
+            run.message_call(w, "msgpack try_recv", CHANNEL_TIMEOUT, || {
                 ipc_msgpack::try_recv::<Tick>(&mut back, &limits)
             })
         } else {
@@ -590,8 +628,15 @@ fn messages_worker(run: &Run, mut out: Writer, mut back: Reader) {
                 ipc_msgpack::recv_timeout::<Tick>(&mut back, &limits, CHANNEL_TIMEOUT)
             })
         };
-        if got.is_some_and(|(_, Tick(n))| n != i) {
-            run.wrong_answer();
+        match got {
+            Some((_, Tick(n))) if in_step => {
+                if expected.pop_front() != Some(n) {
+                    run.wrong_answer();
+                    in_step = false;
+                }
+            }
+            Some(_) => {}
+            None => in_step = false,
         }
         run.after(sent.is_some() && got.is_some());
     }
@@ -603,11 +648,8 @@ fn scribble_round(run: &Run, seed: u64, mutations: u64) -> u64 {
     let (bytes_out, bytes_back) = (extra.writer(0).unwrap(), extra.reader(1).unwrap());
     let (msgs_out, msgs_back) = (extra.writer(2).unwrap(), extra.reader(3).unwrap());
     let extra_conn = extra.connection_string().expect("shared").to_owned();
-    let (output, stdout) = PeerOutput::new("scribble");
-    let mut command = peer("scribble");
-    command
-        .args([seed.to_string(), mutations.to_string(), extra_conn])
-        .stdout(stdout);
+    let (mut command, output) = peer("scribble");
+    command.args([seed.to_string(), mutations.to_string(), extra_conn]);
     let config = LinkConfig {
         main_capacity: 8192,
         rt_capacity: 2048,
@@ -627,10 +669,17 @@ fn scribble_round(run: &Run, seed: u64, mutations: u64) -> u64 {
             Ok(())
         })
     });
-    let mut host = spawned
-        .unwrap_or_else(|e| panic!("seed {seed}: start the peer: {e}; it said {:#?}", output.lines()));
+    let mut host = spawned.unwrap_or_else(|e| {
+        panic!(
+            "seed {seed}: start the peer: {e}; it said {:#?}",
+            output.lines()
+        )
+    });
     // The peer opened the extra segment before it connected.
-    assert!(extra.peer_attached(), "seed {seed}: the peer did not open the extra segment");
+    assert!(
+        extra.peer_attached(),
+        "seed {seed}: the peer did not open the extra segment"
+    );
     extra.watch_peer();
     let rt = host.take_rt().expect("taken once");
     let link = host.main_link().clone();
@@ -702,7 +751,10 @@ fn the_host_survives_a_peer_that_scribbles_on_the_segment() {
     while done < total {
         let n = PER_PEER.min(total - done);
         let made = scribble_round(&run, round_seed(seed, round), n);
-        assert_eq!(made, n, "seed {seed}: peer {round} made {made} of {n} mutations");
+        assert_eq!(
+            made, n,
+            "seed {seed}: peer {round} made {made} of {n} mutations"
+        );
         done += made;
         round += 1;
         if progress && done * 10 / total > tenth {
@@ -725,7 +777,11 @@ fn the_host_survives_a_peer_that_scribbles_on_the_segment() {
         "msgpack recv_timeout",
     ] {
         let ok = summary.calls.get(what).map_or(0, |c| c.ok);
-        assert!(ok > 0, "seed {seed}: no {what} ever succeeded: {:?}", summary.calls);
+        assert!(
+            ok > 0,
+            "seed {seed}: no {what} ever succeeded: {:?}",
+            summary.calls
+        );
     }
 }
 
@@ -735,11 +791,8 @@ fn a_peer_cannot_shrink_or_grow_the_shared_memory() {
     let extra = Segment::create(&[4096, 4096, 1024, 1024]).unwrap();
     let (mut bytes_out, mut bytes_back) = (extra.writer(0).unwrap(), extra.reader(1).unwrap());
     let (mut msgs_out, mut msgs_back) = (extra.writer(2).unwrap(), extra.reader(3).unwrap());
-    let (output, stdout) = PeerOutput::new("resize");
-    let mut command = peer("resize");
-    command
-        .arg(extra.connection_string().unwrap())
-        .stdout(stdout);
+    let (mut command, output) = peer("resize");
+    command.arg(extra.connection_string().unwrap());
     let mut host = Host::spawn(command, &config(), |_| Ok(()))
         .unwrap_or_else(|e| panic!("start the peer: {e}; it said {:#?}", output.lines()));
     extra.watch_peer();
@@ -753,7 +806,13 @@ fn a_peer_cannot_shrink_or_grow_the_shared_memory() {
     let mut exercise = |from: u64| {
         for i in from..from + 200 {
             let RtReply { frame, .. } = rt
-                .call_timeout(&RtRequest::Process { frame: i, gain: 1.0 }, t)
+                .call_timeout(
+                    &RtRequest::Process {
+                        frame: i,
+                        gain: 1.0,
+                    },
+                    t,
+                )
                 .unwrap();
             assert_eq!(frame, i);
             let Pong(n) = link.request_timeout(&Ping(i), t).unwrap();
@@ -764,7 +823,8 @@ fn a_peer_cannot_shrink_or_grow_the_shared_memory() {
             bytes_back.read_exact_into_timeout(&mut buf, t).unwrap();
             assert_eq!(buf, data);
             ipc_msgpack::send_timeout(&mut msgs_out, &Tick(i), 0, Flags::NONE, t).unwrap();
-            let (_, Tick(n)) = ipc_msgpack::recv_timeout::<Tick>(&mut msgs_back, &limits, t).unwrap();
+            let (_, Tick(n)) =
+                ipc_msgpack::recv_timeout::<Tick>(&mut msgs_back, &limits, t).unwrap();
             assert_eq!(n, i);
         }
     };
@@ -774,7 +834,11 @@ fn a_peer_cannot_shrink_or_grow_the_shared_memory() {
     exercise(1000);
     output.check_no_panic();
     let ended = host.shutdown_timeout(NEVER).unwrap();
-    assert!(ended.is_clean(), "{ended:?}; the peer said {:#?}", output.lines());
+    assert!(
+        ended.is_clean(),
+        "{ended:?}; the peer said {:#?}",
+        output.lines()
+    );
 }
 
 /// Starts `role` with a 1 s connect timeout and expects the handshake to
@@ -786,12 +850,16 @@ fn spawn_fails(role: &str) -> LinkError {
         connect_timeout: connect,
         ..config()
     };
-    let command = peer(role);
+    let (command, output) = peer(role);
     let (result, _) = bounded("Host::spawn", connect, move || {
         Host::spawn(command, &config, |_| Ok(()))
     });
+    output.check_no_panic();
     match result {
-        Ok(host) => panic!("{role}: the host accepted {host:?}"),
+        Ok(host) => panic!(
+            "{role}: the host accepted {host:?}; it said {:#?}",
+            output.lines()
+        ),
         Err(e) => e,
     }
 }
@@ -802,7 +870,11 @@ fn a_hello_claiming_four_gigabytes_is_refused_at_once() {
     assert!(
         matches!(
             e,
-            LinkError::TooLarge { id: protocol::Hello::ID, len: u32::MAX, .. }
+            LinkError::TooLarge {
+                id: protocol::Hello::ID,
+                len: u32::MAX,
+                ..
+            }
         ),
         "{e:?}"
     );
@@ -817,9 +889,7 @@ fn a_hello_that_never_finishes_times_out_the_handshake() {
 /// A connected `role`, its real-time caller and what it says.
 fn connected(role: &str, config: &LinkConfig) -> (Host, RtCaller, PeerOutput) {
     fatal_panics();
-    let (output, stdout) = PeerOutput::new(role);
-    let mut command = peer(role);
-    command.stdout(stdout);
+    let (command, output) = peer(role);
     let mut host = Host::spawn(command, config, |_| Ok(()))
         .unwrap_or_else(|e| panic!("start {role}: {e}; it said {:#?}", output.lines()));
     let rt = host.take_rt().expect("taken once");
@@ -827,7 +897,11 @@ fn connected(role: &str, config: &LinkConfig) -> (Host, RtCaller, PeerOutput) {
 }
 
 /// One real-time call of `timeout` on its own thread, bounded.
-fn rt_call(mut rt: RtCaller, frame: u64, timeout: Duration) -> (RtCaller, Result<RtReply, LinkError>) {
+fn rt_call(
+    mut rt: RtCaller,
+    frame: u64,
+    timeout: Duration,
+) -> (RtCaller, Result<RtReply, LinkError>) {
     let (out, _) = bounded("RtCaller::call_timeout", timeout, move || {
         let r = rt.call_timeout::<_, RtReply>(&RtRequest::Process { frame, gain: 1.0 }, timeout);
         (rt, r)
@@ -858,7 +932,14 @@ fn a_reply_claiming_four_gigabytes_times_out_the_call() {
 
 #[test]
 fn a_flood_of_stale_replies_cannot_hold_a_real_time_call() {
-    let (_host, mut rt, output) = connected("reply-flood", &config());
+    // A ring that takes the host tens of milliseconds to go through: the
+    // peer refreshes it long before the host could find it empty (and so
+    // come to look at the clock while waiting).
+    let config = LinkConfig {
+        rt_capacity: 16 << 20,
+        ..config()
+    };
+    let (_host, mut rt, output) = connected("reply-flood", &config);
     let t = Duration::from_millis(100);
     // The calls start once the ring is full of stale answers.
     output.wait_for("reply-flood: flooding");
@@ -906,7 +987,9 @@ fn a_handler_that_never_returns_fills_the_main_ring_and_every_call_returns_in_ti
         send_timeout: send,
         ..config()
     };
-    let host = Host::spawn(peer("block-handler"), &config, |_| Ok(())).expect("start the peer");
+    let (command, output) = peer("block-handler");
+    let host = Host::spawn(command, &config, |_| Ok(()))
+        .unwrap_or_else(|e| panic!("start the peer: {e}; it said {:#?}", output.lines()));
     let link = host.main_link().clone();
     let t = Duration::from_millis(20);
     let (mut request_full, mut send_full) = (false, false);
@@ -935,4 +1018,27 @@ fn a_handler_that_never_returns_fills_the_main_ring_and_every_call_returns_in_ti
     }
     // The link is still up: the plugin is only slow.
     assert!(link.is_connected());
+}
+
+#[test]
+fn a_plugin_that_never_reads_its_answers_cannot_hold_the_shutdown() {
+    fatal_panics();
+    // The listener's answers wait for room up to the send timeout (10 s):
+    // the shutdown must not wait for them.
+    let config = LinkConfig {
+        main_capacity: 4096,
+        ..config()
+    };
+    let (command, output) = peer("ask-no-read");
+    let host = Host::spawn(command, &config, |link| {
+        link.on_request(|Question(x)| Answer(x))
+    })
+    .unwrap_or_else(|e| panic!("start the peer: {e}; it said {:#?}", output.lines()));
+    output.wait_for("ask-no-read: the host stopped reading");
+    let t = Duration::from_millis(500);
+    let (ended, _) = bounded("Host::shutdown_timeout", t, move || {
+        host.shutdown_timeout(t)
+    });
+    // It never read the Quit either: killed.
+    assert!(matches!(ended, Ok(ipc_link::Ended::Killed(_))), "{ended:?}");
 }

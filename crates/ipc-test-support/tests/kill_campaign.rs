@@ -6,7 +6,8 @@
 //! process behind. Prints kill-to-error times per kind of kill and link.
 //!
 //! `IPC_SOAK_SEED` repeats a run (the seed is printed), `IPC_SOAK_KILLS`
-//! sets the number of kills (default 80, about 10 s here), and
+//! sets the number of kills (default 96, 12 of each kind: a few seconds on
+//! two cores), and
 //! `IPC_SOAK_PROGRESS=1` prints a line every 10 %.
 #![cfg(target_os = "linux")]
 
@@ -15,7 +16,7 @@ use ipc_test_support::campaign::*;
 use ipc_test_support::NEVER;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
@@ -24,7 +25,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const DEFAULT_KILLS: usize = 80;
+const DEFAULT_KILLS: usize = 96;
 
 fn peer_exe() -> &'static str {
     env!("CARGO_BIN_EXE_ipc-campaign-peer")
@@ -177,25 +178,22 @@ fn shm_names() -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// Processes that would be orphans of the campaign: children of this
-/// process (as subreaper it inherits the plugins of killed hosts) and any
-/// process running the peer program.
-fn campaign_processes() -> BTreeSet<u32> {
-    let me = std::process::id();
+/// Processes that would be orphans of the campaign: as subreaper, this
+/// process inherits every descendant whose parent died (the plugins of
+/// killed hosts), so any child still listed once all rounds reaped theirs
+/// was left behind.
+fn children() -> BTreeSet<u32> {
+    let me = std::process::id().to_string();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return BTreeSet::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me)
         .filter(|&pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let child = status
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
                 .lines()
                 .find_map(|l| l.strip_prefix("PPid:"))
-                .is_some_and(|p| p.trim() == me.to_string());
-            let peer = std::fs::read_link(format!("/proc/{pid}/exe"))
-                .is_ok_and(|p| p.to_string_lossy().contains("ipc-campaign-peer"));
-            child || peer
+                .is_some_and(|p| p.trim() == me)
         })
         .collect()
 }
@@ -285,16 +283,22 @@ fn check_dead_links(main: &MainLink, rt: &mut RtCaller) {
 /// The first error of one traffic thread, and when it came.
 type Ended = (Instant, LinkError);
 
+/// The error of a link call, stamped the moment the call returned (not
+/// after the checks of the traffic thread's own work).
+fn stamped<T>(r: Result<T, LinkError>) -> Result<T, Ended> {
+    r.map_err(|e| (Instant::now(), e))
+}
+
 /// Loops `op` until it fails; signals `first` after its first success.
 fn traffic(
     first: &mpsc::SyncSender<()>,
-    mut op: impl FnMut(u64) -> Result<(), LinkError> + Send + 'static,
+    mut op: impl FnMut(u64) -> Result<(), Ended> + Send + 'static,
 ) -> thread::JoinHandle<Ended> {
     let first = first.clone();
     thread::spawn(move || {
         for n in 0.. {
             if let Err(e) = op(n) {
-                return (Instant::now(), e);
+                return e;
             }
             let _ = first.try_send(());
         }
@@ -354,7 +358,7 @@ fn plugin_traffic_round(kind: Kind, rng: &mut Rng, tally: &mut Tally) {
                 let link = main.clone();
                 threads.push(traffic(&first_tx, move |n| {
                     let n = t << 32 | n;
-                    let Pong(m) = link.request_timeout(&Ping(n), NEVER)?;
+                    let Pong(m) = stamped(link.request_timeout(&Ping(n), NEVER))?;
                     assert_eq!(m, n);
                     Ok(())
                 }));
@@ -402,9 +406,12 @@ fn plugin_traffic_round(kind: Kind, rng: &mut Rng, tally: &mut Tally) {
         Kind::PluginLargeIn => {
             let link = main.clone();
             let len = stream_len;
-            threads.push(traffic(&first_tx, move |seq| {
-                let s: Stored = link.request_timeout(&Store(blob(seq, len)), NEVER)?;
-                assert!(s.intact && s.seq == seq && s.len == len as u64, "{s:?}");
+            // Made once: the thread's time goes to the link, not to making
+            // blobs (a kill then finds a transfer in flight).
+            let store = Store(blob(1, len));
+            threads.push(traffic(&first_tx, move |_| {
+                let s: Stored = stamped(link.request_timeout(&store, NEVER))?;
+                assert!(s.intact && s.seq == 1 && s.len == len as u64, "{s:?}");
                 Ok(())
             }));
         }
@@ -417,9 +424,10 @@ fn plugin_traffic_round(kind: Kind, rng: &mut Rng, tally: &mut Tally) {
         Kind::PluginLargeEcho => {
             let link = main.clone();
             let len = stream_len;
-            threads.push(traffic(&first_tx, move |seq| {
-                let Echoed(b) = link.request_timeout(&Echo(blob(seq, len)), NEVER)?;
-                assert!(b.seq == seq && intact(&b, len), "echo {seq} damaged");
+            let echo = Echo(blob(2, len));
+            threads.push(traffic(&first_tx, move |_| {
+                let Echoed(b) = stamped(link.request_timeout(&echo, NEVER))?;
+                assert!(b == echo.0, "an echo came back damaged");
                 Ok(())
             }));
         }
@@ -487,31 +495,42 @@ fn pipe() -> (OwnedFd, OwnedFd) {
 }
 
 /// A kill of the plugin while this process, its host, waits in
-/// `Host::spawn`: the plugin process tells its pid between fork and exec,
-/// and dies a random moment later (before it runs, while it connects, or
-/// just after the handshake).
+/// `Host::spawn`, a random moment after the plugin process forked (it
+/// says so between fork and exec) or after the plugin started to connect
+/// (it says its pid first): before it runs, while it connects, or just
+/// after the handshake.
 fn plugin_handshake_round(rng: &mut Rng, tally: &mut Tally) {
     let kind = Kind::PluginHandshake;
     let (read, write) = pipe();
     let mut cmd = plugin_command();
-    let hook = move || {
-        let pid = std::process::id().to_ne_bytes();
-        // SAFETY: writes 4 initialised bytes to our pipe; `write` is
-        // async-signal-safe, which is what runs between fork and exec may use.
-        unsafe { libc::write(write.as_raw_fd(), pid.as_ptr().cast(), 4) };
-        Ok(())
+    let (prefix, delay) = if rng.next() % 2 == 0 {
+        let hook = move || {
+            let (line, len) = pid_line(SPAWNED_LINE, std::process::id());
+            // SAFETY: writes `len` initialised bytes to our pipe; `write` is
+            // async-signal-safe and nothing here allocates or locks, which
+            // is all that runs between fork and exec may do.
+            unsafe { libc::write(write.as_raw_fd(), line.as_ptr().cast(), len) };
+            Ok(())
+        };
+        // SAFETY: the hook only does what is allowed between fork and exec.
+        unsafe { cmd.pre_exec(hook) };
+        (SPAWNED_LINE, rng.upto(Duration::from_millis(3)))
+    } else {
+        cmd.stdout(Stdio::from(write));
+        (PID_LINE, rng.upto(Duration::from_micros(400)))
     };
-    // SAFETY: the hook only does what is allowed between fork and exec.
-    unsafe { cmd.pre_exec(hook) };
-    let delay = rng.upto(Duration::from_millis(2));
     let killer = thread::spawn(move || {
-        let mut pid = [0u8; 4];
         // The pipe ends with `cmd` (which holds its other end) if no
         // process ever started.
-        File::from(read)
-            .read_exact(&mut pid)
-            .expect("the plugin process tells its pid");
-        let pid = u32::from_ne_bytes(pid);
+        let mut line = String::new();
+        BufReader::new(File::from(read))
+            .read_line(&mut line)
+            .expect("read the plugin's pid");
+        let pid: u32 = line
+            .trim_end()
+            .strip_prefix(prefix)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("expected the plugin's pid, got {line:?}"));
         thread::sleep(delay);
         let at = Instant::now();
         // SAFETY: a plain kill of our own child, which this process reaps
@@ -600,35 +619,64 @@ fn host_round(kind: Kind, rng: &mut Rng, tally: &mut Tally) {
             .unwrap_or_else(|e| panic!("{}: no {what} ({e})", kind.name()))
     };
     // Said by the plugin process between fork and exec.
-    let line = next("plugin pid");
-    let pid: u32 = line
-        .strip_prefix(HOST_SPAWNED_LINE)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("expected the plugin's pid, got {line:?}"));
-    // Taken while the host still runs: the pid is the plugin's.
-    let pidfd = pidfd_open(pid);
+    let spawned = |line: String| -> u32 {
+        line.strip_prefix(SPAWNED_LINE)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("expected the plugin's pid, got {line:?}"))
+    };
     let chatter = |line: &str| {
         line.starts_with(PID_LINE)
             || line.starts_with(HOST_PLUGIN_LINE)
             || line == HOST_DRIVING_LINE
     };
-    if kind == Kind::HostEarly {
-        // The plugin process exists; it may not even run the plugin yet.
-        thread::sleep(rng.upto(Duration::from_millis(2)));
+    // Half the early kills come at a moment after the host started, blind:
+    // perhaps before it made its link or started its plugin.
+    let blind = kind == Kind::HostEarly && rng.next() % 2 == 0;
+    let mut plugin = None;
+    if blind {
+        thread::sleep(rng.upto(Duration::from_millis(4)));
     } else {
-        loop {
-            let line = next("traffic");
-            if line == HOST_DRIVING_LINE {
-                break;
+        let pid = spawned(next("plugin pid"));
+        // Taken while the host still runs: the pid is the plugin's.
+        plugin = Some((pid, pidfd_open(pid)));
+        if kind == Kind::HostEarly {
+            // The plugin process exists; it may not even run the plugin yet.
+            thread::sleep(rng.upto(Duration::from_millis(2)));
+        } else {
+            loop {
+                let line = next("traffic");
+                if line == HOST_DRIVING_LINE {
+                    break;
+                }
+                assert!(chatter(&line), "the host said {line:?}");
             }
-            assert!(chatter(&line), "the host said {line:?}");
+            thread::sleep(rng.upto(Duration::from_millis(30)));
         }
-        thread::sleep(rng.upto(Duration::from_millis(30)));
     }
     let (killed_ns, killed_at) = (monotonic_ns(), Instant::now());
     host.kill().expect("kill the host");
     let status = host.wait().expect("reap the host");
-    assert!(killed(status), "the host died before the kill: {status}");
+    assert!(
+        killed(status),
+        "the host died before the kill: {status}; it said {:?}",
+        lines.try_iter().collect::<Vec<_>>()
+    );
+    let (pid, pidfd) = match plugin {
+        Some(p) => p,
+        None => match lines.recv_timeout(NEVER) {
+            Ok(line) => {
+                // Its host is gone: it is this process's child now (dead
+                // or alive, its pid cannot be reused before we reap it).
+                let pid = spawned(line);
+                (pid, pidfd_open(pid))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                tally.outcome(kind, "killed before it started its plugin");
+                return;
+            }
+            Err(e) => panic!("{}: no plugin pid ({e})", kind.name()),
+        },
+    };
     let report = loop {
         let line = next("report from the plugin");
         if let Some(r) = Report::parse(&line) {
@@ -719,7 +767,7 @@ fn every_kill_is_reported_on_both_links_and_leaves_nothing_behind() {
     println!("kill campaign: {kills} kills, seed {seed} (IPC_SOAK_SEED={seed} repeats it)");
 
     let shm_before = shm_names();
-    let procs_before = campaign_processes();
+    let children_before = children();
     let mut rng = Rng(seed);
     let mut tally = Tally::default();
     let started = Instant::now();
@@ -743,10 +791,7 @@ fn every_kill_is_reported_on_both_links_and_leaves_nothing_behind() {
     let elapsed = started.elapsed();
 
     let left: Vec<_> = shm_names().difference(&shm_before).cloned().collect();
-    let orphans: Vec<_> = campaign_processes()
-        .difference(&procs_before)
-        .copied()
-        .collect();
+    let orphans: Vec<_> = children().difference(&children_before).copied().collect();
     tally.print();
     println!(
         "kill campaign: {kills} kills in {:.1} s, seed {seed}; new /dev/shm entries: {}, orphans: {}",

@@ -177,7 +177,12 @@ fn a_claimed_length_reserves_nothing_before_its_bytes_arrive() {
         ));
     });
     assert!(
-        matches!(got, Some(Err(ipc_msgpack::Error::Channel(ipc_channel_shm::Error::Timeout)))),
+        matches!(
+            got,
+            Some(Err(ipc_msgpack::Error::Channel(
+                ipc_channel_shm::Error::Timeout
+            )))
+        ),
         "{got:?}"
     );
     assert!(

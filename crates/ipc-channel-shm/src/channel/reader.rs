@@ -337,7 +337,7 @@ impl fmt::Debug for Peek<'_> {
     }
 }
 
-impl Peek<'_> {
+impl<'a> Peek<'a> {
     /// Total bytes readable.
     #[inline]
     pub fn len(&self) -> usize {
@@ -358,6 +358,21 @@ impl Peek<'_> {
         // SAFETY: both runs are committed data the writer no longer touches
         // until the reader releases it; plain `u8` is valid for any value a
         // misbehaving peer might still write.
+        unsafe {
+            (
+                std::slice::from_raw_parts(self.runs[0].0, self.runs[0].1),
+                std::slice::from_raw_parts(self.runs[1].0, self.runs[1].1),
+            )
+        }
+    }
+
+    /// The readable bytes as slices that borrow the reader itself (for a
+    /// caller that reads them over several steps and then consumes through
+    /// a new peek).
+    #[inline]
+    pub fn into_slices(self) -> (&'a [u8], &'a [u8]) {
+        // SAFETY: as in `as_slices`; the slices keep the reader borrowed for
+        // 'a, so it cannot consume (hand the bytes back) meanwhile.
         unsafe {
             (
                 std::slice::from_raw_parts(self.runs[0].0, self.runs[0].1),

@@ -346,7 +346,7 @@ impl fmt::Debug for Reservation<'_> {
     }
 }
 
-impl Reservation<'_> {
+impl<'a> Reservation<'a> {
     /// Total bytes reserved.
     #[inline]
     pub fn len(&self) -> usize {
@@ -367,6 +367,22 @@ impl Reservation<'_> {
         // not touch until the writer publishes it, and they do not overlap. A
         // misbehaving peer could still write here; the bytes are plain `u8`,
         // valid for any value.
+        unsafe {
+            (
+                std::slice::from_raw_parts_mut(self.runs[0].0, self.runs[0].1),
+                std::slice::from_raw_parts_mut(self.runs[1].0, self.runs[1].1),
+            )
+        }
+    }
+
+    /// The reserved space as slices that borrow the writer itself (for a
+    /// caller that fills them over several steps and then makes a new
+    /// reservation to [`advance`](Reservation::advance) by what it wrote: the
+    /// free space only grows meanwhile).
+    #[inline]
+    pub fn into_mut_slices(self) -> (&'a mut [u8], &'a mut [u8]) {
+        // SAFETY: as in `as_mut_slices`; the slices keep the writer borrowed
+        // for 'a, so nothing else touches the space meanwhile.
         unsafe {
             (
                 std::slice::from_raw_parts_mut(self.runs[0].0, self.runs[0].1),

@@ -116,6 +116,20 @@ fn death_watch_wakes_sleepers<B: Backend>() {
     assert!(gone.load(Ordering::SeqCst));
     drop(watch);
 
+    // A peer that ended (and was reaped) before the watch could start is
+    // marked gone at once, not when a sleeper's slice ends.
+    let mut child = short_lived_child();
+    let pid = child.id();
+    child.wait().expect("reap");
+    let word = AtomicU32::new(SLEEPING);
+    let gone = Arc::new(AtomicBool::new(false));
+    drop(B::DeathWatch::start(
+        pid,
+        vec![&word as *const AtomicU32],
+        gone.clone(),
+    ));
+    assert!(gone.load(Ordering::SeqCst), "a peer gone before the watch");
+
     let word = AtomicU32::new(SLEEPING);
     let gone = Arc::new(AtomicBool::new(false));
     let mut child = long_lived_child();

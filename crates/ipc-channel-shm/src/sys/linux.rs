@@ -286,9 +286,21 @@ struct Words(Vec<usize>);
 impl super::DeathWatch for DeathWatch {
     /// `None` if the system has no pidfd (before Linux 5.3) or no thread
     /// can be started: sleepers then notice the death when a slice ends.
+    /// Also `None` for a peer that is gone already, with `gone` set.
     fn start(pid: u32, words: Vec<*const AtomicU32>, gone: Arc<AtomicBool>) -> Option<DeathWatch> {
         let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
-        let pidfd = pidfd_open(pid).ok()?;
+        let pidfd = match pidfd_open(pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // Gone already (exited and reaped, e.g. a host killed while
+                // its plugin connected): say so now. Without a watch, the
+                // first sleep would only notice when its 25 ms slice ends.
+                if e.raw_os_error() == Some(libc::ESRCH) {
+                    gone.store(true, Ordering::SeqCst);
+                }
+                return None;
+            }
+        };
         // SAFETY: eventfd takes an initial value and flags.
         let stop = Arc::new(Fd(
             check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) }).ok()?

@@ -128,7 +128,8 @@ pub(crate) trait DeathWatch: Sized + Send + Sync + std::fmt::Debug {
     /// Starts watching `pid`. When it exits: `gone` is set, then every word
     /// of `words` is set to awake and its sleeper woken. The words must stay
     /// valid until the watch is dropped (which stops it). `None` where the
-    /// system offers no such watch.
+    /// system offers no such watch, and where the peer has ended already
+    /// (then `gone` is set before it returns, where the system can tell).
     fn start(pid: u32, words: Vec<*const AtomicU32>, gone: Arc<AtomicBool>) -> Option<Self>;
 }
 

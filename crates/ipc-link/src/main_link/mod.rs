@@ -3,8 +3,10 @@
 
 mod dispatch;
 mod incoming;
+mod raw;
 
 pub use incoming::Incoming;
+pub use raw::expect_reply_id;
 
 use crate::error::Waited;
 use crate::protocol::{RemoteError, RESERVED_IDS};
@@ -169,20 +171,37 @@ impl MainLink {
         M: Message + DeserializeOwned + Send + 'static,
         F: Fn(M, &Incoming<'_>) + Send + Sync + 'static,
     {
-        let handler = Arc::new(handler);
+        self.register(M::ID, |_, payload| payload.decode::<M>(), handler)
+    }
+
+    /// Registers a handler for `id`: `decode` runs while the reader is held
+    /// (it reads the payload, in place), `handle` afterwards on the listener
+    /// thread (it may send, reply and make requests).
+    pub(crate) fn register<D, DF, HF>(
+        &self,
+        id: u32,
+        decode: DF,
+        handle: HF,
+    ) -> Result<(), LinkError>
+    where
+        D: Send + 'static,
+        DF: Fn(&Header, Payload<'_>) -> Result<D, MsgError> + Send + Sync + 'static,
+        HF: Fn(D, &Incoming<'_>) + Send + Sync + 'static,
+    {
+        let handle = Arc::new(handle);
         let decoder: Decoder = Arc::new(move |header, payload, link| {
-            let msg: M = payload.decode()?;
-            let (handler, link, header) = (handler.clone(), link.clone(), *header);
+            let msg = decode(header, payload)?;
+            let (handle, link, header) = (handle.clone(), link.clone(), *header);
             Ok(Box::new(move || {
                 let incoming = Incoming::new(header, &link);
-                link.guarded(&incoming, || handler(msg, &incoming));
+                link.guarded(&incoming, || handle(msg, &incoming));
             }))
         });
         let mut handlers = self.shared.handlers.write();
-        if handlers.contains_key(&M::ID) {
-            return Err(LinkError::HandlerExists { id: M::ID });
+        if handlers.contains_key(&id) {
+            return Err(LinkError::HandlerExists { id });
         }
-        handlers.insert(M::ID, decoder);
+        handlers.insert(id, decoder);
         Ok(())
     }
 
@@ -296,6 +315,18 @@ impl MainLink {
         flags: Flags,
         deadline: &Deadline,
     ) -> Result<(), LinkError> {
+        self.send_by(deadline, |writer| {
+            ipc_msgpack::send_deadline(writer, msg, correlation, flags, deadline)
+        })
+    }
+
+    /// Runs `send` on the writer, waiting for it until `deadline`; a send
+    /// that cut its message closes the link.
+    pub(crate) fn send_by(
+        &self,
+        deadline: &Deadline,
+        send: impl FnOnce(&mut Writer) -> Result<(), MsgError>,
+    ) -> Result<(), LinkError> {
         self.check_connected()?;
         let guard = match deadline.instant() {
             None => Some(self.shared.writer.lock()),
@@ -303,7 +334,7 @@ impl MainLink {
         };
         let mut guard = guard.ok_or(LinkError::Timeout(Waited::Space))?;
         let writer = guard.as_mut().ok_or(LinkError::Closed)?;
-        match ipc_msgpack::send_deadline(writer, msg, correlation, flags, deadline) {
+        match send(writer) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let cut = writer.is_closed();
@@ -385,36 +416,105 @@ impl MainLink {
         F: FnOnce(Result<Rep, LinkError>) + Send + 'static,
     {
         let deadline = Deadline::after(self.shared.send_timeout);
-        self.request_correlated(req, on_reply, &deadline).map(drop)
+        self.request_by(
+            |correlation| self.send_with(req, correlation, Flags::REQUEST, &deadline),
+            decode_reply::<Rep>,
+            on_reply,
+        )
+        .map(drop)
     }
 
-    fn request_correlated<Req, Rep, F>(
+    /// Sends a request with `send` (given its correlation number); the reply
+    /// goes through `decode` (while the reader is held) to `on_reply` (on
+    /// the listener thread). Returns the correlation number.
+    pub(crate) fn request_by<D, DF, F>(
         &self,
-        req: &Req,
+        send: impl FnOnce(u32) -> Result<(), LinkError>,
+        decode: DF,
         on_reply: F,
-        deadline: &Deadline,
     ) -> Result<u32, LinkError>
     where
-        Req: Message + ?Sized,
-        Rep: Message + DeserializeOwned + Send + 'static,
-        F: FnOnce(Result<Rep, LinkError>) + Send + 'static,
+        D: Send + 'static,
+        DF: FnOnce(&Header, Payload<'_>) -> Result<D, LinkError> + Send + 'static,
+        F: FnOnce(Result<D, LinkError>) + Send + 'static,
     {
         let mut correlation = self.shared.next_correlation.fetch_add(1, Ordering::Relaxed);
         if correlation == 0 {
             correlation = self.shared.next_correlation.fetch_add(1, Ordering::Relaxed);
         }
         let link = self.clone();
-        let id = Req::ID;
         let pending: Pending = Box::new(move |outcome| {
-            let result = outcome.and_then(|(header, payload)| decode_reply::<Rep>(header, payload));
+            let result = outcome.and_then(|(header, payload)| {
+                if header.flags.contains(Flags::ERROR) {
+                    return Err(match payload.decode::<RemoteError>() {
+                        Ok(remote) => remote.into_error(),
+                        Err(e) => LinkError::from_message(e, Waited::Reply),
+                    });
+                }
+                decode(header, payload)
+            });
+            let id = correlation;
             Box::new(move || link.guard_callback(id, || on_reply(result)))
         });
         self.shared.pending.lock().insert(correlation, pending);
-        if let Err(e) = self.send_with(req, correlation, Flags::REQUEST, deadline) {
+        if let Err(e) = send(correlation) {
             self.shared.pending.lock().remove(&correlation);
             return Err(e);
         }
         Ok(correlation)
+    }
+
+    /// Sends a request with `send` and waits until `until` for its reply,
+    /// decoded by `decode`; on the listener thread, waiting keeps
+    /// dispatching.
+    pub(crate) fn request_blocking_by<D, DF>(
+        &self,
+        send: impl FnOnce(u32) -> Result<(), LinkError>,
+        decode: DF,
+        until: Instant,
+    ) -> Result<D, LinkError>
+    where
+        D: Send + 'static,
+        DF: FnOnce(&Header, Payload<'_>) -> Result<D, LinkError> + Send + 'static,
+    {
+        let deadline = Deadline::at(until);
+        let slot: Slot<D> = Arc::new((Mutex::new(None), Condvar::new()));
+        let filler = slot.clone();
+        let correlation = self.request_by(send, decode, move |result| {
+            *filler.0.lock() = Some(result);
+            filler.1.notify_all();
+        })?;
+        let on_listener = self.shared.listener.get() == Some(&thread::current().id());
+        loop {
+            if let Some(result) = slot.0.lock().take() {
+                return result;
+            }
+            if Instant::now() >= until {
+                break;
+            }
+            if on_listener {
+                if let Err(e) = self.pump(&deadline) {
+                    self.disconnect(e);
+                }
+            } else {
+                let mut guard = slot.0.lock();
+                if guard.is_none() {
+                    slot.1.wait_until(&mut guard, until);
+                }
+            }
+        }
+        // Timed out: forget the request so that a late reply is discarded.
+        // If the listener took it already, the reply is being decoded right
+        // now: wait for that (it is bounded by the payload timeout) rather
+        // than leave a decoder writing for a caller that has gone.
+        let taken = self.shared.pending.lock().remove(&correlation).is_none();
+        let mut guard = slot.0.lock();
+        while taken && guard.is_none() && !on_listener {
+            slot.1.wait(&mut guard);
+        }
+        guard
+            .take()
+            .unwrap_or(Err(LinkError::Timeout(Waited::Reply)))
     }
 
     /// Sends the request `req` and waits for its reply, at most `timeout` in
@@ -450,39 +550,11 @@ impl MainLink {
     {
         let until = Instant::now() + timeout;
         let deadline = Deadline::at(until);
-        let slot: Slot<Rep> = Arc::new((Mutex::new(None), Condvar::new()));
-        let filler = slot.clone();
-        let correlation = self.request_correlated(
-            req,
-            move |result| {
-                *filler.0.lock() = Some(result);
-                filler.1.notify_all();
-            },
-            &deadline,
-        )?;
-        let on_listener = self.shared.listener.get() == Some(&thread::current().id());
-        loop {
-            if let Some(result) = slot.0.lock().take() {
-                return result;
-            }
-            if Instant::now() >= until {
-                break;
-            }
-            if on_listener {
-                if let Err(e) = self.pump(&deadline) {
-                    self.disconnect(e);
-                }
-            } else {
-                let mut guard = slot.0.lock();
-                if guard.is_none() {
-                    slot.1.wait_until(&mut guard, until);
-                }
-            }
-        }
-        // Timed out: forget the request so that a late reply is discarded.
-        self.shared.pending.lock().remove(&correlation);
-        let late = slot.0.lock().take();
-        late.unwrap_or(Err(LinkError::Timeout(Waited::Reply)))
+        self.request_blocking_by(
+            |correlation| self.send_with(req, correlation, Flags::REQUEST, &deadline),
+            decode_reply::<Rep>,
+            until,
+        )
     }
 
     /// Closes our sending side: the peer drains what was sent, then sees
@@ -492,23 +564,12 @@ impl MainLink {
     }
 }
 
-/// A reply's payload as a `Rep`, or the failure it reports.
+/// A reply's payload as a `Rep` (an error reply never gets here).
 fn decode_reply<Rep: Message + DeserializeOwned>(
     header: &Header,
     payload: Payload<'_>,
 ) -> Result<Rep, LinkError> {
-    if header.flags.contains(Flags::ERROR) {
-        return match payload.decode::<RemoteError>() {
-            Ok(remote) => Err(remote.into_error()),
-            Err(e) => Err(LinkError::from_message(e, Waited::Reply)),
-        };
-    }
-    if header.id != Rep::ID {
-        return Err(LinkError::UnexpectedId {
-            expected: Rep::ID,
-            got: header.id,
-        });
-    }
+    raw::expect_reply_id(header, Rep::ID)?;
     payload
         .decode::<Rep>()
         .map_err(|e| LinkError::from_message(e, Waited::Reply))

@@ -1,13 +1,14 @@
 //! The peer program of the kill campaign (`tests/kill_campaign.rs`), which
 //! kills it at random moments; it speaks `ipc_test_support::campaign`.
 //!
-//! * `ipc-campaign-peer plugin`: connects to the link named by
+//! * `ipc-campaign-peer plugin`: says its pid, connects to the link named by
 //!   `IPC_LINK_CONNECTION`, serves real-time calls on a thread, answers
 //!   requests, echoes and streams large blobs; when the host goes, prints
 //!   how each link reported it (a `campaign::Report`) and exits.
 //! * `ipc-campaign-peer host <plugin-exe>`: starts `<plugin-exe> plugin`
-//!   (which inherits its stdout), prints the plugin's pid, then drives it
-//!   with every kind of traffic at once until killed.
+//!   (which inherits its stdout, and says `spawned <pid>` on it between
+//!   fork and exec), prints the plugin's pid once it connected, then drives
+//!   it with every kind of traffic at once until killed.
 //!
 //! Both roles abort on any panic, even one the library would catch, so that
 //! the campaign sees it in the exit status.
@@ -115,37 +116,18 @@ fn plugin() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Makes the plugin process say `host: spawned <pid>` on the shared stdout
+/// Makes the plugin process say `spawned <pid>` on the shared stdout
 /// between fork and exec, so that the campaign can kill this host the
 /// moment its plugin exists.
 #[cfg(unix)]
 fn announce_spawn(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     let hook = || {
-        let mut line = [0u8; 40];
-        let prefix = HOST_SPAWNED_LINE.as_bytes();
-        line[..prefix.len()].copy_from_slice(prefix);
-        let mut digits = [0u8; 10];
-        let (mut pid, mut n) = (std::process::id(), 0);
-        loop {
-            digits[n] = b'0' + (pid % 10) as u8;
-            n += 1;
-            pid /= 10;
-            if pid == 0 {
-                break;
-            }
-        }
-        let mut len = prefix.len();
-        for &d in digits[..n].iter().rev() {
-            line[len] = d;
-            len += 1;
-        }
-        line[len] = b'\n';
-        // SAFETY: writes `len + 1` initialised bytes of `line` to stdout;
-        // `write` is async-signal-safe, as is everything above (no
-        // allocation, no lock), which is what runs between fork and exec
-        // may use.
-        unsafe { libc::write(1, line.as_ptr().cast(), len + 1) };
+        let (line, len) = pid_line(SPAWNED_LINE, std::process::id());
+        // SAFETY: writes `len` initialised bytes of `line` to stdout.
+        // `write` is async-signal-safe, and nothing here allocates or
+        // locks: what runs between fork and exec may do no more.
+        unsafe { libc::write(1, line.as_ptr().cast(), len) };
         Ok(())
     };
     // SAFETY: the hook only does what is allowed between fork and exec

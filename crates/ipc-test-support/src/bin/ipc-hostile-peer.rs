@@ -40,6 +40,8 @@ roles (the link's connection string comes from IPC_LINK_CONNECTION):
   reply-flood      after the handshake, keep the real-time reply ring full of
                    answers to a call the host never made
   no-read          after the handshake, never read a request
+  ask-no-read      after the handshake, send the host main-link requests and
+                   never read its answers (its listener then waits for room)
   block-handler    a main-link request handler that never returns";
 
 /// Prints one report line (flushed at once: the test reads it meanwhile).
@@ -205,6 +207,40 @@ fn no_read() -> Result<(), String> {
     let mut hand = open_by_hand(&conn)?;
     handshake(&mut hand)?;
     silence(host)
+}
+
+/// Passes the handshake, then asks the host `Question`s on the main link
+/// and never reads its answers: once the ring to the plugin is full, the
+/// host's listener waits (holding the link's writer) to send the next one.
+fn ask_no_read() -> Result<(), String> {
+    let conn = connection()?;
+    let host = creator_pid(&map_raw(&conn)?);
+    let mut hand = open_by_hand(&conn)?;
+    handshake(&mut hand)?;
+    let mut said = false;
+    let mut i = 0u32;
+    while process_alive(host) {
+        i = i.wrapping_add(1).max(1);
+        let asked = ipc_msgpack::send_timeout(
+            &mut hand.main_w,
+            &Question(u64::from(i)),
+            i,
+            Flags::REQUEST,
+            Duration::from_millis(100),
+        );
+        match asked {
+            Ok(()) => {}
+            // The host stopped reading: its listener is stuck in a send.
+            Err(ipc_msgpack::Error::Channel(ChannelError::Timeout)) => {
+                if !said {
+                    say("ask-no-read: the host stopped reading");
+                    said = true;
+                }
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(())
 }
 
 /// Keeps the host's real-time reply ring full of complete, well-formed
@@ -490,7 +526,8 @@ fn serve_extra(connection: &str, counts: &Arc<Counts>, host: u32) -> Result<Segm
         loop {
             match ipc_msgpack::recv_timeout::<Tick>(&mut r2, &limits, wait) {
                 Ok((h, tick)) => {
-                    let sent = ipc_msgpack::send_timeout(&mut w3, &tick, h.correlation, h.flags, wait);
+                    let sent =
+                        ipc_msgpack::send_timeout(&mut w3, &tick, h.correlation, h.flags, wait);
                     match sent {
                         Ok(()) => {
                             c.messages.fetch_add(1, Ordering::Relaxed);
@@ -583,49 +620,75 @@ fn report(what: &str, how: &str, ret: libc::c_int) {
     say(&format!("{} {what} {how}: {outcome}", hostile::RESIZE));
 }
 
-/// Tries to shrink and grow the memory of `connection` through a
-/// descriptor of its own (and, on Linux, to change its seals): a peer that
-/// could would turn the other side's accesses into `SIGBUS`. Then reads the
-/// last word of `memory`, which a shrink would have taken away.
-#[cfg(unix)]
-fn try_resize(what: &str, connection: &str, memory: &SegmentMemory) {
-    use std::os::fd::AsRawFd;
-    let file = match SegmentMemory::open_file(connection) {
-        Ok(f) => f,
-        Err(e) => {
-            say(&format!("{} {what} open: cannot ({e})", hostile::RESIZE));
-            return;
-        }
-    };
-    let fd = file.as_raw_fd();
-    let len = memory.len() as libc::off_t;
-    for (how, size) in [
-        ("truncate-to-0", 0),
-        ("truncate-to-half", len / 2),
-        ("truncate-to-double", len * 2),
-    ] {
-        // SAFETY: our own open descriptor; plain values.
-        report(what, how, unsafe { libc::ftruncate(fd, size) });
-    }
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: as above; allocating past the end grows the file.
-        report(what, "fallocate-grow", unsafe {
-            libc::fallocate(fd, 0, len, len)
-        });
-        // SAFETY: as above; F_ADD_SEALS takes an int of seals.
-        report(what, "add-seal-write", unsafe {
-            libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_WRITE)
-        });
-    }
-    let _ = memory.read_u64((memory.len() - 8) & !7);
+/// A descriptor of the shared-memory object, opened while its creator
+/// still offered it (with the mapping): what a hostile peer would resize.
+struct Resizable {
+    what: &'static str,
+    #[cfg(unix)]
+    file: Result<std::fs::File, String>,
 }
 
-#[cfg(windows)]
-fn try_resize(what: &str, _connection: &str, memory: &SegmentMemory) {
-    // A section has a fixed size: Windows offers no call to resize one.
-    say(&format!("{} {what} any: unsupported", hostile::RESIZE));
-    let _ = memory.read_u64((memory.len() - 8) & !7);
+impl Resizable {
+    /// Opens the object of `connection`. Must come before attaching: once
+    /// the creator has withdrawn its descriptor, the number it had may name
+    /// any other file of the creator's.
+    fn open(what: &'static str, _connection: &str) -> Resizable {
+        Resizable {
+            what,
+            #[cfg(unix)]
+            file: SegmentMemory::open_file(_connection).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Tries to shrink and grow the memory through this descriptor (and, on
+    /// Linux, to change its seals): a peer that could would turn the other
+    /// side's accesses into `SIGBUS`. Then reads the last word of `memory`,
+    /// which a shrink would have taken away.
+    #[cfg(unix)]
+    fn attempt(&self, memory: &SegmentMemory) {
+        use std::os::fd::AsRawFd;
+        let what = self.what;
+        let file = match &self.file {
+            Ok(f) => f,
+            Err(e) => {
+                say(&format!("{} {what} open: cannot ({e})", hostile::RESIZE));
+                return;
+            }
+        };
+        let fd = file.as_raw_fd();
+        let len = memory.len() as libc::off_t;
+        for (how, size) in [
+            ("truncate-to-0", 0),
+            ("truncate-to-half", len / 2),
+            ("truncate-to-double", len * 2),
+        ] {
+            // SAFETY: our own open descriptor; plain values.
+            report(what, how, unsafe { libc::ftruncate(fd, size) });
+        }
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: as above; allocating past the end grows the file.
+            report(what, "fallocate-grow", unsafe {
+                libc::fallocate(fd, 0, len, len)
+            });
+            // SAFETY: as above; F_ADD_SEALS takes an int of seals.
+            report(what, "add-seal-write", unsafe {
+                libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_WRITE)
+            });
+        }
+        let _ = memory.read_u64((memory.len() - 8) & !7);
+    }
+
+    #[cfg(windows)]
+    fn attempt(&self, memory: &SegmentMemory) {
+        // A section has a fixed size: Windows offers no call to resize one.
+        say(&format!(
+            "{} {} any: unsupported",
+            hostile::RESIZE,
+            self.what
+        ));
+        let _ = memory.read_u64((memory.len() - 8) & !7);
+    }
 }
 
 /// `scribble` (`mutations` > 0: then exits) and `resize` (no mutations:
@@ -633,14 +696,15 @@ fn try_resize(what: &str, _connection: &str, memory: &SegmentMemory) {
 fn hostile_plugin(seed: u64, mutations: u64, extra: Option<&str>) -> Result<(), String> {
     let conn = connection()?;
     let link_raw = map_raw(&conn)?;
+    let link_file = Resizable::open("link", &conn);
     let host = creator_pid(&link_raw);
     let counts = Arc::new(Counts::default());
     let extra = match extra {
-        Some(x) => Some((x, map_raw(x)?)),
+        Some(x) => Some((x, map_raw(x)?, Resizable::open("extra", x))),
         None => None,
     };
     let extra_segment = match &extra {
-        Some((x, _)) => Some(serve_extra(x, &counts, host)?),
+        Some((x, _, _)) => Some(serve_extra(x, &counts, host)?),
         None => None,
     };
     let config = LinkConfig {
@@ -673,9 +737,9 @@ fn hostile_plugin(seed: u64, mutations: u64, extra: Option<&str>) -> Result<(), 
         counts.messages.load(Ordering::Relaxed),
     ));
 
-    try_resize("link", &conn, &link_raw);
-    if let Some((x, raw)) = &extra {
-        try_resize("extra", x, raw);
+    link_file.attempt(&link_raw);
+    if let Some((_, raw, file)) = &extra {
+        file.attempt(raw);
     }
     say(hostile::RESIZE_DONE);
 
@@ -692,14 +756,18 @@ fn hostile_plugin(seed: u64, mutations: u64, extra: Option<&str>) -> Result<(), 
     }
 
     let mut targets = vec![Target::new("link", link_raw)?];
-    if let Some((_, raw)) = extra {
+    if let Some((_, raw, _)) = extra {
         targets.push(Target::new("extra", raw)?);
     }
     let mut rng = XorShift::new(seed);
     counts.hostile.store(true, Ordering::Relaxed);
     say(&format!(
         "scribble: seed {seed}, {mutations} mutations on {}",
-        targets.iter().map(|t| t.name).collect::<Vec<_>>().join(" and ")
+        targets
+            .iter()
+            .map(|t| t.name)
+            .collect::<Vec<_>>()
+            .join(" and ")
     ));
     for _ in 0..mutations {
         pause(&mut rng);
@@ -739,6 +807,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "huge-hello" | "partial-hello" | "partial-reply" | "huge-reply" => lying_envelope(role),
         "reply-flood" => reply_flood(),
         "no-read" => no_read(),
+        "ask-no-read" => ask_no_read(),
         "block-handler" => block_handler(),
         _ => Err(format!("unknown role {role}\n{USAGE}")),
     }
