@@ -3,6 +3,13 @@
 
 use std::fmt::Write as _;
 
+/// The quantiles of [`LatencySummary::percentiles`]: the whole body of a
+/// distribution up to p99.9, denser in the tail where the layers differ.
+pub const PERCENTILES: [f64; 19] = [
+    0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995,
+    0.998, 0.999,
+];
+
 /// Percentiles of per-iteration round-trip times, in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatencySummary {
@@ -16,6 +23,9 @@ pub struct LatencySummary {
     pub max: u64,
     /// Number of measured iterations (warm-up excluded).
     pub iters: u64,
+    /// The time at each quantile of [`PERCENTILES`], for distribution
+    /// plots; `None` for a summary not made from samples.
+    pub percentiles: Option<[u64; PERCENTILES.len()]>,
 }
 
 impl LatencySummary {
@@ -33,6 +43,7 @@ impl LatencySummary {
             p999: nearest_rank(samples, 0.999),
             max: samples[samples.len() - 1],
             iters: samples.len() as u64,
+            percentiles: Some(PERCENTILES.map(|q| nearest_rank(samples, q))),
         })
     }
 }
@@ -143,7 +154,8 @@ pub fn ratio(of: &Measurement, baseline: &Measurement) -> Option<f64> {
     }
 }
 
-/// A named result, with a free-form note for people (not part of the JSON).
+/// A named result, with a free-form note for people (in the JSON only from
+/// [`json_line_in_context`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// The benchmark's registered name.
@@ -155,8 +167,10 @@ pub struct Outcome {
 }
 
 /// One JSON object, without a trailing newline:
-/// `{"name":..,"unit":"ns","p50":..,"p99":..,"p999":..,"max":..,"iters":..}` for a
-/// latency, `{"name":..,"unit":"GB/s","value":..}` for a throughput.
+/// `{"name":..,"unit":"ns","p50":..,"p99":..,"p999":..,"max":..,"iters":..,"percentiles":[[q,ns],..]}`
+/// for a latency (`percentiles` when known: the time at each quantile of
+/// [`PERCENTILES`]), `{"name":..,"unit":"GB/s","value":..}` for a
+/// throughput, `{"name":..,"unit":"msg/s","value":..}` for a message rate.
 pub fn json_line(outcome: &Outcome) -> String {
     json_line_of_round(outcome, None)
 }
@@ -164,28 +178,62 @@ pub fn json_line(outcome: &Outcome) -> String {
 /// Like [`json_line`], with `"round":N` after the name when given (runs of
 /// several rounds print every round).
 pub fn json_line_of_round(outcome: &Outcome, round: Option<usize>) -> String {
+    let mut line = measurement_json(outcome, round);
+    line.push('}');
+    line
+}
+
+/// Like [`json_line_of_round`], followed by what the human table shows
+/// besides the figures: `"vs"`, the baseline's name (when there is one),
+/// and `"note"`.
+pub fn json_line_in_context(
+    outcome: &Outcome,
+    round: Option<usize>,
+    baseline: Option<&str>,
+) -> String {
+    let mut line = measurement_json(outcome, round);
+    if let Some(baseline) = baseline {
+        let _ = write!(line, r#","vs":{}"#, json_string(baseline));
+    }
+    let _ = write!(line, r#","note":{}}}"#, json_string(&outcome.note));
+    line
+}
+
+/// The object of [`json_line_of_round`] without its closing brace.
+fn measurement_json(outcome: &Outcome, round: Option<usize>) -> String {
     let mut name = json_string(outcome.name);
     if let Some(round) = round {
         let _ = write!(name, r#","round":{round}"#);
     }
     match outcome.measurement {
-        Measurement::Latency(s) => format!(
-            r#"{{"name":{name},"unit":"ns","p50":{},"p99":{},"p999":{},"max":{},"iters":{}}}"#,
-            s.p50, s.p99, s.p999, s.max, s.iters
-        ),
+        Measurement::Latency(s) => {
+            let mut line = format!(
+                r#"{{"name":{name},"unit":"ns","p50":{},"p99":{},"p999":{},"max":{},"iters":{}"#,
+                s.p50, s.p99, s.p999, s.max, s.iters
+            );
+            if let Some(times) = s.percentiles {
+                let pairs: Vec<String> = PERCENTILES
+                    .iter()
+                    .zip(times)
+                    .map(|(q, ns)| format!("[{q},{ns}]"))
+                    .collect();
+                let _ = write!(line, r#","percentiles":[{}]"#, pairs.join(","));
+            }
+            line
+        }
         Measurement::Throughput { .. } => {
             let value = match outcome.measurement.gb_per_s() {
                 Some(v) if v.is_finite() => format!("{v:.3}"),
                 _ => "null".to_owned(),
             };
-            format!(r#"{{"name":{name},"unit":"GB/s","value":{value}}}"#)
+            format!(r#"{{"name":{name},"unit":"GB/s","value":{value}"#)
         }
         Measurement::Rate { .. } => {
             let value = match outcome.measurement.msg_per_s() {
                 Some(v) if v.is_finite() => format!("{v:.0}"),
                 _ => "null".to_owned(),
             };
-            format!(r#"{{"name":{name},"unit":"msg/s","value":{value}}}"#)
+            format!(r#"{{"name":{name},"unit":"msg/s","value":{value}"#)
         }
     }
 }
@@ -344,9 +392,13 @@ mod tests {
             (s.p50, s.p99, s.p999, s.max, s.iters),
             (500, 990, 999, 1000, 1000)
         );
+        let times = s.percentiles.expect("made from samples");
+        let at = |q: f64| times[PERCENTILES.iter().position(|&p| p == q).expect("listed")];
+        assert_eq!((at(0.0), at(0.5), at(0.9), at(0.999)), (1, 500, 900, 999));
         let mut one = [7];
         let s = LatencySummary::from_samples(&mut one).expect("non-empty");
         assert_eq!((s.p50, s.p999, s.max), (7, 7, 7));
+        assert_eq!(s.percentiles, Some([7; PERCENTILES.len()]));
         assert!(LatencySummary::from_samples(&mut []).is_none());
     }
 
@@ -360,6 +412,7 @@ mod tests {
                 p999: 3,
                 max: 4,
                 iters: 5,
+                percentiles: None,
             }),
             note: "ignored".into(),
         };
@@ -379,6 +432,27 @@ mod tests {
             json_line(&tp),
             r#"{"name":"y\"","unit":"GB/s","value":4.000}"#
         );
+        assert_eq!(
+            json_line_in_context(&lat, Some(3), Some("base")),
+            r#"{"name":"x","round":3,"unit":"ns","p50":1,"p99":2,"p999":3,"max":4,"iters":5,"vs":"base","note":"ignored"}"#
+        );
+        assert_eq!(
+            json_line_in_context(&tp, None, None),
+            r#"{"name":"y\"","unit":"GB/s","value":4.000,"note":""}"#
+        );
+        let mut samples: Vec<u64> = (1..=1000).collect();
+        let with_samples = Outcome {
+            name: "z",
+            measurement: Measurement::Latency(
+                LatencySummary::from_samples(&mut samples).expect("non-empty"),
+            ),
+            note: String::new(),
+        };
+        let line = json_line(&with_samples);
+        assert!(
+            line.ends_with(r#","iters":1000,"percentiles":[[0,1],[0.01,10],[0.05,50],[0.1,100],[0.2,200],[0.3,300],[0.4,400],[0.5,500],[0.6,600],[0.7,700],[0.8,800],[0.9,900],[0.95,950],[0.97,970],[0.98,980],[0.99,990],[0.995,995],[0.998,998],[0.999,999]]}"#),
+            "{line}"
+        );
     }
 
     #[test]
@@ -390,6 +464,7 @@ mod tests {
                 p999: 0,
                 max: 0,
                 iters: 1,
+                percentiles: None,
             })
         };
         let t = |bytes| Measurement::Throughput {
@@ -410,6 +485,7 @@ mod tests {
                 p999: p50,
                 max: p50,
                 iters: 1,
+                percentiles: None,
             }),
             note: String::new(),
         }

@@ -5,7 +5,7 @@
 //! the crates'.
 
 use ipc_link::{ErrorKind, LinkError, Waited};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -207,17 +207,23 @@ impl<F> Nullable for Option<F> {
 /// becomes `IPC_PANIC` and never unwinds into C), after checking, before
 /// anything else, that none of the named pointer arguments is NULL (so a
 /// NULL argument is `IPC_NULL_ARGUMENT` whatever the other arguments hold).
+/// A failure the body returned without recording it (a code returned as it
+/// is) is recorded with the code's text, so that `ipc_last_error` always
+/// describes the last failure, never an older one.
 macro_rules! boundary {
     (non_null($($arg:ident),* $(,)?) $body:block) => {{
         $(
             if $crate::boundary::Nullable::is_null_argument(&$arg) {
-                return $crate::boundary::ipc_result::IPC_NULL_ARGUMENT;
+                return $crate::boundary::fail($crate::boundary::ipc_result::IPC_NULL_ARGUMENT);
             }
         )*
+        let recorded = $crate::boundary::failures();
         match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
             || -> $crate::boundary::ipc_result { $body },
         )) {
-            Ok(result) => result,
+            Ok($crate::boundary::ipc_result::IPC_OK) => $crate::boundary::ipc_result::IPC_OK,
+            Ok(code) if $crate::boundary::failures() == recorded => $crate::boundary::fail(code),
+            Ok(code) => code,
             Err(_) => $crate::boundary::record_panic(),
         }
     }};
@@ -252,6 +258,14 @@ thread_local! {
     /// The last error's description on this thread (a fixed buffer: failing
     /// calls on an audio thread allocate nothing).
     static LAST_ERROR: RefCell<([u8; 512], usize)> = const { RefCell::new(([0; 512], 0)) };
+    /// How many failures this thread recorded (so that a call knows whether
+    /// it recorded its own).
+    static FAILURES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many failures this thread has recorded so far.
+pub(crate) fn failures() -> u64 {
+    FAILURES.with(Cell::get)
 }
 
 /// Writes into a fixed buffer, dropping what does not fit.
@@ -276,6 +290,7 @@ impl std::fmt::Write for Fixed<'_> {
 /// Records `error` as this thread's last error and returns its code.
 pub(crate) fn fail(error: impl Into<CError>) -> ipc_result {
     let CError(code, error) = error.into();
+    FAILURES.with(|n| n.set(n.get().wrapping_add(1)));
     LAST_ERROR.with(|last| {
         let mut last = last.borrow_mut();
         let (buf, len) = &mut *last;
@@ -355,6 +370,9 @@ pub unsafe extern "C" fn ipc_last_error(
             // SAFETY: `len_out` is writable (checked non-NULL above).
             unsafe { len_out.write(len) };
             if n < len {
+                // Counted as recorded, so that the boundary keeps the text:
+                // it is what the caller is asking for.
+                FAILURES.with(|n| n.set(n.get().wrapping_add(1)));
                 ipc_result::IPC_BUFFER_TOO_SMALL
             } else {
                 ipc_result::IPC_OK
@@ -531,6 +549,33 @@ mod tests {
         assert_eq!(r, ipc_result::IPC_BUFFER_TOO_SMALL);
         assert!(len > 8);
         assert_eq!(&buf, b"invalid ");
+    }
+
+    #[test]
+    fn a_failure_returned_without_its_text_replaces_an_older_text() {
+        fail(LinkError::InvalidArgument("an older failure"));
+        let p: *const u8 = std::ptr::null();
+        let code = (|| boundary!(non_null(p) { ipc_result::IPC_OK }))();
+        assert_eq!(code, ipc_result::IPC_NULL_ARGUMENT);
+        let mut buf = [0u8; 64];
+        let mut len = 0;
+        // SAFETY: a buffer of 64 bytes and a writable length.
+        unsafe { ipc_last_error(buf.as_mut_ptr(), buf.len(), &mut len) };
+        assert_eq!(&buf[..len], ipc_result::IPC_NULL_ARGUMENT.text().to_bytes());
+        let q: *const u8 = &0;
+        let code = (|| boundary!(non_null(q) { ipc_result::IPC_TAKEN }))();
+        assert_eq!(code, ipc_result::IPC_TAKEN);
+        // SAFETY: as above.
+        unsafe { ipc_last_error(buf.as_mut_ptr(), buf.len(), &mut len) };
+        assert_eq!(&buf[..len], ipc_result::IPC_TAKEN.text().to_bytes());
+        // Asking with too small a buffer keeps the text it asks for.
+        let mut small = [0u8; 2];
+        // SAFETY: a buffer of 2 bytes and a writable length.
+        let r = unsafe { ipc_last_error(small.as_mut_ptr(), small.len(), &mut len) };
+        assert_eq!(r, ipc_result::IPC_BUFFER_TOO_SMALL);
+        // SAFETY: as above.
+        unsafe { ipc_last_error(buf.as_mut_ptr(), buf.len(), &mut len) };
+        assert_eq!(&buf[..len], ipc_result::IPC_TAKEN.text().to_bytes());
     }
 
     #[test]

@@ -134,10 +134,10 @@ pub unsafe extern "C" fn ipc_segment_free(segment: *mut ipc_segment) {
 /// `IPC_INVALID_ARGUMENT` if the segment has none.
 ///
 /// # Safety
-/// `segment` is valid; `connection_out` is writable; `buf` points to
-/// `capacity` writable bytes, into which the string and its NUL are copied
-/// (`IPC_BUFFER_TOO_SMALL` otherwise; `len_out` then has the length needed,
-/// without the NUL).
+/// `segment` is valid; `buf` points to `capacity` writable bytes, into
+/// which the string and its NUL are copied (`IPC_BUFFER_TOO_SMALL`
+/// otherwise); `len_out` is writable and gets the string's length without
+/// the NUL (also when the buffer is too small: the length needed).
 #[no_mangle]
 pub unsafe extern "C" fn ipc_segment_connection_string(
     segment: *const ipc_segment,

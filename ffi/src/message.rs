@@ -29,8 +29,13 @@ handles! {
     ipc_decoder => PayloadBytes<'static>;
 }
 
-/// A payload sink as C sees it.
-pub(crate) struct Encoder<'a>(pub(crate) &'a mut dyn Sink);
+/// A payload sink as C sees it, and the last error its span refused with
+/// (with the code C got for it): a callback that passes that code on fails
+/// for the library's reason, not its own.
+pub(crate) struct Encoder<'a>(
+    pub(crate) &'a mut dyn Sink,
+    pub(crate) Option<(ipc_result, ipc_msgpack::Error)>,
+);
 
 /// A message's envelope.
 #[repr(C)]
@@ -200,13 +205,19 @@ pub(crate) fn encoder<'a>(
     failed: &'a Cell<Option<ipc_result>>,
 ) -> impl FnMut(&mut dyn Sink) -> Result<(), ipc_msgpack::Error> + 'a {
     move |sink| {
-        let mut encoder = Encoder(sink);
+        let mut encoder = Encoder(sink, None);
         let handle = (&mut encoder as *mut Encoder<'_>).cast::<ipc_encoder>();
         // SAFETY: the callback's contract: `user` is the caller's, the
         // encoder lives for the call.
         let code = unsafe { encode(user, handle) };
         match ipc_result::from_u32(code) {
             Some(ipc_result::IPC_OK) => Ok(()),
+            // The span's own error, passed on (the free space ran out, which
+            // the send answers with a second pass, or a timeout): the send
+            // reports it as it is, not as the callback's failure.
+            Some(passed) if matches!(&encoder.1, Some((c, _)) if *c == passed) => {
+                Err(encoder.1.take().map(|(_, e)| e).expect("matched above"))
+            }
             other => {
                 failed.set(Some(other.unwrap_or(ipc_result::IPC_ENCODE)));
                 Err(ipc_msgpack::Error::Encode {
@@ -357,7 +368,14 @@ pub unsafe extern "C" fn ipc_encoder_span(
     boundary!(non_null(encoder, span_out, len_out) {
         // SAFETY: the callback's encoder.
         let encoder = unsafe { ipc_encoder::get_mut(encoder) };
-        let span = try_ipc!(encoder.0.span());
+        let span = match encoder.0.span() {
+            Ok(span) => span,
+            Err(e) => {
+                let code = fail(e.clone());
+                encoder.1 = Some((code, e));
+                return code;
+            }
+        };
         // SAFETY: writable.
         unsafe {
             span_out.write(span.as_mut_ptr());

@@ -3,6 +3,7 @@
 //! `N passed, N failed` counting the tests of every cargo test run (a
 //! command that fails without failing tests counts as one failure).
 
+use crate::bench_report;
 use crate::cmd::{fmt_duration, Cmd, Tests};
 use crate::setup::{self, I686, TARGETS, WINDOWS};
 use crate::Ctx;
@@ -31,6 +32,11 @@ pub(crate) const STEPS: &[StepDef] = &[
         run: fmt,
     },
     StepDef {
+        name: "codegen",
+        about: "the generated files are up to date (cargo xtask codegen --check)",
+        run: codegen,
+    },
+    StepDef {
         name: "seams",
         about: "no OS named outside sys/, no std atomics outside sync.rs (cargo xtask seams)",
         run: seams,
@@ -49,6 +55,13 @@ pub(crate) const STEPS: &[StepDef] = &[
         name: "msrv",
         about: "the library crates build with the declared rust-version",
         run: msrv,
+    },
+    // Before `test`: the workspace tests run the C++ test programs this
+    // builds (crates/ipc-test-support/tests/cpp_layer.rs).
+    StepDef {
+        name: "c-cpp",
+        about: "libipc installed; C and C++ against it (sanitizers, static, pkg-config, i686, Wine, Winelib)",
+        run: crate::c_cpp::run,
     },
     StepDef {
         name: "test",
@@ -92,7 +105,7 @@ pub(crate) const STEPS: &[StepDef] = &[
     },
     StepDef {
         name: "bench-smoke",
-        about: "benches build, the latency harness runs",
+        about: "benches build, the latency harness runs, bench-report draws a few rows",
         run: bench_smoke,
     },
 ];
@@ -199,6 +212,24 @@ fn fmt(step: &mut Step) {
     step.run(&Cmd::cargo().args(["fmt", "--all", "--check"]));
 }
 
+fn codegen(step: &mut Step) {
+    match crate::codegen::stale(&step.ctx.root) {
+        Ok(stale) if stale.is_empty() => {
+            println!("every generated file is up to date");
+            step.passed();
+        }
+        Ok(stale) => {
+            for p in &stale {
+                println!("{} is out of date", p.display());
+            }
+            step.fail(
+                "generated files out of date: run `cargo xtask codegen` and commit the result",
+            );
+        }
+        Err(e) => step.fail(&format!("codegen: {e}")),
+    }
+}
+
 fn seams(step: &mut Step) {
     let found = crate::seams::breaches(&step.ctx.root);
     for b in &found {
@@ -221,7 +252,7 @@ fn clippy(step: &mut Step) {
         "-D",
         "warnings",
     ]));
-    // The library crates (and the test peers) carry per-OS code. macOS is
+    // The library crates, the C ABI and the test peers carry per-OS code. macOS is
     // only type-checked (clippy never links, so no macOS linker is needed,
     // and --all-targets covers the tests' code too).
     for target in TARGETS {
@@ -234,6 +265,7 @@ fn clippy(step: &mut Step) {
         };
         let mut args = vec!["clippy"];
         args.extend(tested());
+        args.extend(["-p", "ipc-ffi"]);
         args.extend(["--all-targets", "--target", target, "--", "-D", "warnings"]);
         step.run_if(ready, &Cmd::cargo().args(args));
     }
@@ -558,7 +590,39 @@ fn bench_smoke(step: &mut Step) {
         ])
         .timeout(Duration::from_secs(10 * 60));
     step.run(&latency);
+    // The report from a few rows, written under the target directory: CI
+    // must not rewrite the committed docs.
+    let out = step.ctx.target.join("bench-smoke");
+    let _ = std::fs::remove_dir_all(&out);
+    let report = Cmd::cargo()
+        .args(["xtask", "bench-report", "--iters", "2000", "--only"])
+        .arg(SMOKE_ROWS.join(","))
+        .arg("--out")
+        .arg(out.to_string_lossy())
+        .timeout(Duration::from_secs(10 * 60));
+    if step.run(&report) {
+        let expected = [
+            out.join("BENCHMARKS.md"),
+            out.join("bench").join(bench_report::plots::LATENCY),
+            out.join("bench").join(bench_report::plots::RATES),
+        ];
+        match expected.iter().find(|f| !f.is_file()) {
+            Some(missing) => {
+                step.fail(&format!("bench-report did not write {}", missing.display()))
+            }
+            None => step.passed(),
+        }
+    }
 }
+
+/// What `bench-smoke` draws a report of: a latency and a throughput, each
+/// with its baseline.
+const SMOKE_ROWS: &[&str] = &[
+    "baseline_futex_pingpong",
+    "channel_pingpong",
+    "baseline_uds_stream",
+    "channel_stream",
+];
 
 /// How a step ended.
 #[derive(Debug)]

@@ -255,6 +255,10 @@ impl Scan {
             if line.starts_with("test result: FAILED") {
                 self.failed_summaries += 1;
             }
+        } else if let Some((passed, failed)) = parse_ctest_result(line) {
+            self.passed += passed;
+            self.failed += failed;
+            self.summaries += 1;
         } else if line.starts_with("error: test failed, to rerun pass")
             || line.starts_with("error: doctest failed, to rerun pass")
         {
@@ -316,6 +320,16 @@ pub(crate) fn parse_test_result(line: &str) -> Option<(u64, u64)> {
         words.get(at.checked_sub(1)?)?.parse().ok()
     };
     Some((count("passed")?, count("failed")?))
+}
+
+/// Reads ctest's `100% tests passed, 0 tests failed out of 7` (the C++
+/// tests), as (passed, failed).
+pub(crate) fn parse_ctest_result(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().split_once("% tests passed, ")?.1;
+    let (failed, total) = rest.split_once(" tests failed out of ")?;
+    let failed: u64 = failed.trim().parse().ok()?;
+    let total: u64 = total.trim().parse().ok()?;
+    Some((total.checked_sub(failed)?, failed))
 }
 
 /// Removes ANSI escape sequences (`ESC [ ... letter`), for colored output.
@@ -423,6 +437,19 @@ mod tests {
             None
         );
         assert_eq!(parse_test_result("test result: garbled"), None);
+    }
+
+    #[test]
+    fn parses_ctest_summaries() {
+        assert_eq!(
+            parse_ctest_result("100% tests passed, 0 tests failed out of 7"),
+            Some((7, 0))
+        );
+        assert_eq!(
+            parse_ctest_result("67% tests passed, 1 tests failed out of 3\r\n"),
+            Some((2, 1))
+        );
+        assert_eq!(parse_ctest_result("tests passed, but no numbers"), None);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! `cargo xtask codegen [--check]`: the generated files of the repository,
 //! each written by one function. `include/ipc.h` comes from the ipc-ffi
 //! crate through cbindgen (the exact version pinned in xtask/Cargo.toml),
-//! with `ffi/cbindgen.toml`. With `--check` nothing is written: a file that
-//! differs from what would be generated is a failure that names the command
-//! to run.
+//! with `ffi/cbindgen.toml`; `ffi/tests/c/null_arguments.c` from that
+//! header. With `--check` nothing is written: a file that differs from what
+//! would be generated is a failure that names the command to run.
+
+mod null_arguments;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,10 +16,22 @@ struct Generated {
     make: fn(&Path) -> Result<String, String>,
 }
 
-const FILES: &[Generated] = &[Generated {
-    path: "include/ipc.h",
-    make: ipc_h,
-}];
+const FILES: &[Generated] = &[
+    Generated {
+        path: "include/ipc.h",
+        make: ipc_h,
+    },
+    Generated {
+        path: "ffi/tests/c/null_arguments.c",
+        make: null_arguments_c,
+    },
+];
+
+/// The NULL-argument test, from the header as it is generated now (not as
+/// committed, which may be stale).
+fn null_arguments_c(root: &Path) -> Result<String, String> {
+    null_arguments::generate(&ipc_h(root)?).map_err(|e| format!("null_arguments.c: {e}"))
+}
 
 /// The C header, as cbindgen makes it from `ffi/`.
 fn ipc_h(root: &Path) -> Result<String, String> {

@@ -1,10 +1,13 @@
 //! `cargo xtask`: the project's chores, written in Rust rather than shell so
 //! they run the same on every machine. One module per task.
 
+mod bench_report;
+mod c_cpp;
 mod ci;
 mod cmd;
 mod codegen;
 mod demo;
+mod install;
 mod seams;
 mod setup;
 mod soak;
@@ -17,6 +20,14 @@ const HELP: &str = "\
 cargo xtask <task> [options]
 
 Tasks:
+  bench-report [--out DIR] [--from FILE] [--only A,B] [--iters N] [--rounds N]
+        Run the latency harness in release mode (`ipc-latency --pin split
+        --rounds 3 --json`, with the options given), then write
+        DIR/bench/*.svg (latency distributions, throughput and message
+        rates, cost by plugin count), DIR/bench/ipc-latency.jsonl (the
+        lines) and DIR/BENCHMARKS.md: docs/BENCHMARKS.md with its
+        generated part redone. DIR defaults to docs/. --from FILE draws a
+        saved ipc-latency.jsonl instead of running.
   ci [--only STEPS] [--skip STEPS]
         Run everything CI runs, in order, and keep going after a failure.
         Prints each step's duration, a summary table, and a last line
@@ -29,8 +40,15 @@ Tasks:
   setup
         Only install what CI needs (the `setup` step of `ci`).
   codegen [--check]
-        Write the generated files (include/ipc.h, by cbindgen from ffi/);
+        Write the generated files (include/ipc.h, by cbindgen from ffi/;
+        ffi/tests/c/null_arguments.c, the NULL-argument test, from it);
         with --check, write nothing and fail if one is out of date.
+  install --prefix DIR [--release] [--target TRIPLE]
+        Build libipc (ipc-ffi) and install it for C and C++: lib/ (the
+        shared library with its soname links, or bin/ipc.dll and its
+        import library; libipc.a), include/ (ipc.h, ipc.hpp),
+        lib/cmake/ipc/ (find_package(ipc): ipc::ipc, ipc::ipc_static)
+        and lib/pkgconfig/ (ipc.pc, ipc-static.pc).
   seams
         Check the design's seams on the source: no operating system named
         outside `sys/` in the library crates, no std atomics or locks
@@ -56,8 +74,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ctx = Ctx::from_env();
     match args.first().map(String::as_str) {
+        Some("bench-report") => bench_report::main(&ctx, &args[1..]),
         Some("ci") => ci::main(&ctx, &args[1..]),
         Some("demo") => demo::main(&ctx, &args[1..]),
+        Some("install") => install::main(&ctx, &args[1..]),
         Some("soak") => soak::main(&ctx, &args[1..]),
         Some("seams") if args.len() == 1 => seams::main(&ctx.root),
         Some("codegen") => codegen::main(&ctx.root, &args[1..]),

@@ -10,8 +10,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Debian packages: Wine and the MinGW linker (Windows tests), 32-bit C
-/// libraries (i686 tests), strace (debugging hung tests).
-const APT_PACKAGES: &[&str] = &["wine64", "gcc-mingw-w64-x86-64", "gcc-multilib", "strace"];
+/// libraries (i686 tests), strace (debugging hung tests), a C++ compiler,
+/// CMake and pkg-config (the C and C++ programs against the installed
+/// libipc), winegcc/wineg++ (the Winelib peer).
+const APT_PACKAGES: &[&str] = &[
+    "wine64",
+    "gcc-mingw-w64-x86-64",
+    "gcc-multilib",
+    "strace",
+    "g++",
+    "cmake",
+    "pkg-config",
+    "wine64-tools",
+];
 
 /// Rust targets: run under Wine, run natively as 32-bit, type-check for macOS.
 pub(crate) const TARGETS: &[&str] = &[

@@ -125,7 +125,8 @@ pub use ipc_channel_shm as channel;
 pub use ipc_msgpack as messages;
 /// Message types: the trait, the declaring macro, and what a handler sees.
 pub use ipc_msgpack::{
-    message, serde_bytes, FramesInto, Header, Limits, Message, Payload, PayloadBytes, Sink,
+    message, serde_bytes, BytesInto, FramesInto, Header, Limits, Message, Payload, PayloadBytes,
+    Sink,
 };
 
 use std::sync::Arc;

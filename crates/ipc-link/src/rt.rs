@@ -194,6 +194,12 @@ impl RtCaller {
             );
             match answer {
                 Ok(Some(reply)) => return reply,
+                // A late answer, skipped: look at the clock before the next
+                // one. Only waits check the deadline, and a peer that keeps
+                // the ring full of such answers would never let this wait.
+                Ok(None) if deadline.has_passed() => {
+                    return Err(LinkError::Timeout(Waited::Reply));
+                }
                 Ok(None) => {}
                 Err(e) => return Err(LinkError::from_message(e, Waited::Reply)),
             }

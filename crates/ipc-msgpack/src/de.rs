@@ -173,72 +173,8 @@ impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Deserializer<'_, S> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let m = self.src.read_u8()?;
-        match m {
-            0x00..=0x7f => visitor.visit_u8(m),
-            0x80..=0x8f => self.visit_map(usize::from(m & 0x0f), visitor),
-            0x90..=0x9f => self.visit_array(usize::from(m & 0x0f), visitor),
-            0xa0..=0xbf => self.visit_str(usize::from(m & 0x1f), visitor),
-            0xc0 => visitor.visit_unit(),
-            0xc2 => visitor.visit_bool(false),
-            0xc3 => visitor.visit_bool(true),
-            0xc4 => {
-                let n = self.len8()?;
-                self.visit_bin(n, visitor)
-            }
-            0xc5 => {
-                let n = self.len16()?;
-                self.visit_bin(n, visitor)
-            }
-            0xc6 => {
-                let n = self.len32()?;
-                self.visit_bin(n, visitor)
-            }
-            0xca => visitor.visit_f32(f32::from_be_bytes(self.be()?)),
-            0xcb => visitor.visit_f64(f64::from_be_bytes(self.be()?)),
-            0xcc => visitor.visit_u8(self.src.read_u8()?),
-            0xcd => visitor.visit_u16(u16::from_be_bytes(self.be()?)),
-            0xce => visitor.visit_u32(u32::from_be_bytes(self.be()?)),
-            0xcf => visitor.visit_u64(u64::from_be_bytes(self.be()?)),
-            0xd0 => visitor.visit_i8(i8::from_be_bytes(self.be()?)),
-            0xd1 => visitor.visit_i16(i16::from_be_bytes(self.be()?)),
-            0xd2 => visitor.visit_i32(i32::from_be_bytes(self.be()?)),
-            0xd3 => visitor.visit_i64(i64::from_be_bytes(self.be()?)),
-            0xd9 => {
-                let n = self.len8()?;
-                self.visit_str(n, visitor)
-            }
-            0xda => {
-                let n = self.len16()?;
-                self.visit_str(n, visitor)
-            }
-            0xdb => {
-                let n = self.len32()?;
-                self.visit_str(n, visitor)
-            }
-            0xdc => {
-                let n = self.len16()?;
-                self.visit_array(n, visitor)
-            }
-            0xdd => {
-                let n = self.len32()?;
-                self.visit_array(n, visitor)
-            }
-            0xde => {
-                let n = self.len16()?;
-                self.visit_map(n, visitor)
-            }
-            0xdf => {
-                let n = self.len32()?;
-                self.visit_map(n, visitor)
-            }
-            0xe0..=0xff => visitor.visit_i8(m as i8),
-            0xc1 => Err(DeError::Invalid("marker 0xc1 is never used".into())),
-            0xc7..=0xc9 | 0xd4..=0xd8 => {
-                Err(DeError::Invalid("extension types are not supported".into()))
-            }
-        }
+        self.any_from(m, visitor)
     }
-
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         if self.src.peek_u8()? == 0xc0 {
             self.src.read_u8()?;
@@ -268,9 +204,17 @@ impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Deserializer<'_, S> {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
+        if name == crate::bytes_into::BYTES_INTO {
+            if let Some(len) = self.byte_string_len()? {
+                return visitor.visit_seq(Chunks {
+                    src: &mut *self.src,
+                    left: len,
+                });
+            }
+        }
         // As for `Some`: a level that consumes no input counts as one.
         self.nest(|de| visitor.visit_newtype_struct(de))
     }
@@ -400,9 +344,162 @@ impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Deserializer<'_, S> {
         }
     }
 
+    // Numbers and booleans have a fast path for their usual formats
+    // (an array of them, a sample buffer, decodes at a few instructions
+    // an element); any other format goes through `deserialize_any`.
+    #[inline]
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        // The bytes of a plain `Vec<u8>` (no `serde_bytes`) are half one
+        // byte (below 128), half two (`0xcc`, byte): a select, not a branch
+        // the CPU would mispredict every other byte.
+        if let Some([m, next]) = self.src.peek2() {
+            let wide = m == 0xcc;
+            if m < 0x80 || wide {
+                self.src.consume_peeked(1 + usize::from(wide));
+                return visitor.visit_u8(if wide { next } else { m });
+            }
+        }
+        match self.src.read_u8()? {
+            m @ 0x00..=0x7f => visitor.visit_u8(m),
+            0xcc => visitor.visit_u8(self.src.read_u8()?),
+            m => self.number_from(m, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.src.read_u8()? {
+            m @ (0x00..=0x7f | 0xe0..=0xff) => visitor.visit_i8(m as i8),
+            0xd0 => visitor.visit_i8(self.src.read_u8()? as i8),
+            m => self.number_from(m, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.src.read_u8()? {
+            m @ 0x00..=0x7f => visitor.visit_u8(m),
+            0xcc => visitor.visit_u8(self.src.read_u8()?),
+            0xcd => visitor.visit_u16(u16::from_be_bytes(self.be()?)),
+            m => self.number_from(m, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.src.read_u8()? {
+            m @ 0x00..=0x7f => visitor.visit_u8(m),
+            0xce => visitor.visit_u32(u32::from_be_bytes(self.be()?)),
+            m => self.number_from(m, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.src.read_u8()? {
+            0xca => visitor.visit_f32(f32::from_be_bytes(self.be()?)),
+            m => self.number_from(m, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.src.read_u8()? {
+            0xcb => visitor.visit_f64(f64::from_be_bytes(self.be()?)),
+            m => self.number_from(m, visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.src.read_u8()? {
+            0xc2 => visitor.visit_bool(false),
+            0xc3 => visitor.visit_bool(true),
+            m => self.number_from(m, visitor),
+        }
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string
+        i16 i32 i64 u64 char str string
         bytes byte_buf seq tuple tuple_struct map struct identifier
+    }
+}
+
+impl<'de, S: Source<'de>> Deserializer<'_, S> {
+    /// Decodes the value whose marker `m` was just read.
+    #[inline]
+    fn any_from<V: Visitor<'de>>(&mut self, m: u8, visitor: V) -> Result<V::Value> {
+        match m {
+            0x00..=0x7f => visitor.visit_u8(m),
+            0x80..=0x8f => self.visit_map(usize::from(m & 0x0f), visitor),
+            0x90..=0x9f => self.visit_array(usize::from(m & 0x0f), visitor),
+            0xa0..=0xbf => self.visit_str(usize::from(m & 0x1f), visitor),
+            0xc0 => visitor.visit_unit(),
+            0xc2 => visitor.visit_bool(false),
+            0xc3 => visitor.visit_bool(true),
+            0xc4 => {
+                let n = self.len8()?;
+                self.visit_bin(n, visitor)
+            }
+            0xc5 => {
+                let n = self.len16()?;
+                self.visit_bin(n, visitor)
+            }
+            0xc6 => {
+                let n = self.len32()?;
+                self.visit_bin(n, visitor)
+            }
+            0xca => visitor.visit_f32(f32::from_be_bytes(self.be()?)),
+            0xcb => visitor.visit_f64(f64::from_be_bytes(self.be()?)),
+            0xcc => visitor.visit_u8(self.src.read_u8()?),
+            0xcd => visitor.visit_u16(u16::from_be_bytes(self.be()?)),
+            0xce => visitor.visit_u32(u32::from_be_bytes(self.be()?)),
+            0xcf => visitor.visit_u64(u64::from_be_bytes(self.be()?)),
+            0xd0 => visitor.visit_i8(i8::from_be_bytes(self.be()?)),
+            0xd1 => visitor.visit_i16(i16::from_be_bytes(self.be()?)),
+            0xd2 => visitor.visit_i32(i32::from_be_bytes(self.be()?)),
+            0xd3 => visitor.visit_i64(i64::from_be_bytes(self.be()?)),
+            0xd9 => {
+                let n = self.len8()?;
+                self.visit_str(n, visitor)
+            }
+            0xda => {
+                let n = self.len16()?;
+                self.visit_str(n, visitor)
+            }
+            0xdb => {
+                let n = self.len32()?;
+                self.visit_str(n, visitor)
+            }
+            0xdc => {
+                let n = self.len16()?;
+                self.visit_array(n, visitor)
+            }
+            0xdd => {
+                let n = self.len32()?;
+                self.visit_array(n, visitor)
+            }
+            0xde => {
+                let n = self.len16()?;
+                self.visit_map(n, visitor)
+            }
+            0xdf => {
+                let n = self.len32()?;
+                self.visit_map(n, visitor)
+            }
+            0xe0..=0xff => visitor.visit_i8(m as i8),
+            0xc1 => Err(DeError::Invalid("marker 0xc1 is never used".into())),
+            0xc7..=0xc9 | 0xd4..=0xd8 => {
+                Err(DeError::Invalid("extension types are not supported".into()))
+            }
+        }
+    }
+
+    /// A number whose marker is not the usual one for its type: any
+    /// format the visitor accepts.
+    #[cold]
+    fn number_from<V: Visitor<'de>>(&mut self, m: u8, visitor: V) -> Result<V::Value> {
+        self.any_from(m, visitor)
     }
 }
 
@@ -434,6 +531,72 @@ impl<'de, S: Source<'de>> Deserializer<'_, S> {
     }
 }
 
+impl<'de, S: Source<'de>> Deserializer<'_, S> {
+    /// The length of the `bin` or `str` that comes next (its header
+    /// consumed, its bytes checked to be within the payload); `None`, with
+    /// nothing consumed, for any other value.
+    fn byte_string_len(&mut self) -> Result<Option<usize>> {
+        let len = match self.src.peek_u8()? {
+            m @ 0xa0..=0xbf => {
+                self.src.read_u8()?;
+                usize::from(m & 0x1f)
+            }
+            0xc4 | 0xd9 => {
+                self.src.read_u8()?;
+                self.len8()?
+            }
+            0xc5 | 0xda => {
+                self.src.read_u8()?;
+                self.len16()?
+            }
+            0xc6 | 0xdb => {
+                self.src.read_u8()?;
+                self.len32()?
+            }
+            _ => return Ok(None),
+        };
+        self.src.ensure(len)?;
+        Ok(Some(len))
+    }
+}
+
+/// A byte string handed to [`BytesInto`](crate::BytesInto) in chunks as
+/// they lie in the input: no copy on the way.
+struct Chunks<'a, S> {
+    src: &'a mut S,
+    left: usize,
+}
+
+impl<'de, S: Source<'de>> de::SeqAccess<'de> for Chunks<'_, S> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let chunk = self.src.chunk(self.left)?;
+        self.left -= chunk.len();
+        seed.deserialize(Chunk(chunk)).map(Some)
+    }
+}
+
+/// One chunk of a [`Chunks`] byte string: a deserializer that has bytes.
+struct Chunk<'c>(&'c [u8]);
+
+impl<'de> de::Deserializer<'de> for Chunk<'_> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_bytes(self.0)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
 struct Seq<'a, 'b, S> {
     de: &'a mut Deserializer<'b, S>,
     left: usize,
@@ -442,6 +605,7 @@ struct Seq<'a, 'b, S> {
 impl<'de, S: Source<'de>> de::SeqAccess<'de> for &mut Seq<'_, '_, S> {
     type Error = DeError;
 
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
         if self.left == 0 {
             return Ok(None);
@@ -465,6 +629,7 @@ struct Map<'a, 'b, S> {
 impl<'de, S: Source<'de>> de::MapAccess<'de> for &mut Map<'_, '_, S> {
     type Error = DeError;
 
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
         if self.left == 0 {
             return Ok(None);
@@ -473,6 +638,7 @@ impl<'de, S: Source<'de>> de::MapAccess<'de> for &mut Map<'_, '_, S> {
         seed.deserialize(&mut *self.de).map(Some)
     }
 
+    #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
         seed.deserialize(&mut *self.de)
     }

@@ -6,64 +6,27 @@
 
 use crate::channel::TimedWriter;
 use crate::envelope::{Flags, Header};
+use crate::ser::{encode, Count, Out, SerError};
 use crate::{Error, Message};
 use serde::Serialize;
 use std::io;
 
-/// An `io::Write` that only counts.
-struct Counter(u64);
-
-impl io::Write for Counter {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0 += buf.len() as u64;
-        Ok(buf.len())
-    }
-
-    #[inline]
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+/// The error of encoding message `id`.
+fn encode_error(e: SerError, id: u32) -> Error {
+    match e {
+        SerError::Io(e) => Error::from_io(e),
+        SerError::Longer => Error::Framing("value serialised longer the second time"),
+        SerError::Full => Error::Framing("message larger than the free space"),
+        other => Error::Encode {
+            id,
+            reason: other.to_string(),
+        },
     }
 }
 
-/// An `io::Write` that stops at the announced length, so that a value whose
-/// second serialisation differs from its first cannot overrun its envelope.
-struct Bounded<'a, W> {
-    inner: &'a mut W,
-    left: u64,
-}
-
-impl<W: io::Write> io::Write for Bounded<'_, W> {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if buf.len() as u64 > self.left {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "value serialised longer the second time",
-            ));
-        }
-        self.inner.write_all(buf)?;
-        self.left -= buf.len() as u64;
-        Ok(buf.len())
-    }
-
-    #[inline]
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-#[inline]
-fn serialize<T: Serialize + ?Sized, W: io::Write>(
-    out: W,
-    value: &T,
-) -> Result<(), rmp_serde::encode::Error> {
-    value.serialize(&mut rmp_serde::Serializer::new(out))
-}
-
-/// An `io::Write` into ring space reserved in place (one or two slices):
-/// serialising through it is the one copy from the value into the ring. It
-/// refuses to go past the reservation (`WriteZero`).
+/// Ring space reserved in place (one or two slices): serialising into it is
+/// the one copy from the value into the ring. It refuses to go past the
+/// reservation ([`SerError::Full`]).
 struct InPlace<'a> {
     first: &'a mut [u8],
     second: &'a mut [u8],
@@ -74,7 +37,7 @@ impl InPlace<'_> {
     /// Copies `bytes` to offset `at` of the reservation, across the wrap;
     /// false (nothing copied) if they do not fit.
     #[inline]
-    fn put(&mut self, mut at: usize, mut bytes: &[u8]) -> bool {
+    fn put_at(&mut self, mut at: usize, mut bytes: &[u8]) -> bool {
         let head = self.first.len();
         if at + bytes.len() > head + self.second.len() {
             return false;
@@ -91,45 +54,123 @@ impl InPlace<'_> {
         }
         true
     }
-}
 
-impl InPlace<'_> {
     #[cold]
     #[inline(never)]
-    fn write_slow(&mut self, buf: &[u8]) -> io::Result<()> {
-        if !self.put(self.pos, buf) {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                "message larger than the free space",
-            ));
+    fn put_slow(&mut self, bytes: &[u8]) -> Result<(), SerError> {
+        if !self.put_at(self.pos, bytes) {
+            return Err(SerError::Full);
         }
-        self.pos += buf.len();
+        self.pos += bytes.len();
         Ok(())
     }
 }
 
-impl io::Write for InPlace<'_> {
+impl Out for InPlace<'_> {
+    /// Writes land before the wrap or after it, one bounds check and a
+    /// copy; only a piece that straddles the wrap (or overflows) goes slow.
     #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_all(buf).map(|()| buf.len())
+    fn put(&mut self, bytes: &[u8]) -> Result<(), SerError> {
+        let head = self.first.len();
+        let end = self.pos + bytes.len();
+        let dst = if end <= head {
+            self.first.get_mut(self.pos..end)
+        } else if self.pos >= head {
+            self.second.get_mut(self.pos - head..end - head)
+        } else {
+            None
+        };
+        match dst {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.pos = end;
+                Ok(())
+            }
+            None => self.put_slow(bytes),
+        }
     }
 
-    /// The encoder's only entry: marker and data bytes arrive in pieces of
-    /// known size, which this copies without a call once inlined.
     #[inline]
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        // Most writes land before the wrap: one bounds check and a copy.
-        if let Some(dst) = self.first.get_mut(self.pos..self.pos + buf.len()) {
-            dst.copy_from_slice(buf);
-            self.pos += buf.len();
+    fn put_1_or_2(&mut self, bytes: [u8; 2], n: usize) -> Result<(), SerError> {
+        match self.first.get_mut(self.pos..self.pos + 2) {
+            Some(dst) => {
+                dst.copy_from_slice(&bytes);
+                self.pos += n;
+                Ok(())
+            }
+            None => self.put(&bytes[..n]),
+        }
+    }
+}
+
+/// Bytes gathered before they go to a stream in one write: a payload too
+/// large for the ring, or one written to a socket, would otherwise cost a
+/// channel call or a system call per value.
+const GATHER: usize = 16 * 1024;
+
+/// A stream output that stops at the announced length, so that a value
+/// whose second serialisation differs from its first cannot overrun its
+/// envelope. Small pieces are gathered into [`GATHER`]-byte writes; a piece
+/// at least that large (a byte string) is written straight through.
+struct Gathered<'a, W> {
+    inner: &'a mut W,
+    buf: Vec<u8>,
+    left: u64,
+}
+
+impl<'a, W: io::Write> Gathered<'a, W> {
+    fn new(inner: &'a mut W, len: u32) -> Self {
+        Gathered {
+            inner,
+            buf: Vec::with_capacity(GATHER.min(len as usize)),
+            left: u64::from(len),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), SerError> {
+        if !self.buf.is_empty() {
+            self.inner.write_all(&self.buf).map_err(SerError::Io)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn put_slow(&mut self, bytes: &[u8]) -> Result<(), SerError> {
+        self.flush()?;
+        if bytes.len() >= GATHER {
+            self.inner.write_all(bytes).map_err(SerError::Io)
+        } else {
+            self.buf.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+}
+
+impl<W: io::Write> Out for Gathered<'_, W> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), SerError> {
+        if bytes.len() as u64 > self.left {
+            return Err(SerError::Longer);
+        }
+        self.left -= bytes.len() as u64;
+        if self.buf.len() + bytes.len() <= GATHER {
+            self.buf.extend_from_slice(bytes);
             return Ok(());
         }
-        self.write_slow(buf)
+        self.put_slow(bytes)
     }
 
     #[inline]
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    fn put_1_or_2(&mut self, bytes: [u8; 2], n: usize) -> Result<(), SerError> {
+        if n as u64 <= self.left && self.buf.len() + 2 <= GATHER {
+            self.left -= n as u64;
+            self.buf.extend_from_slice(&bytes);
+            self.buf.truncate(self.buf.len() - (2 - n));
+            return Ok(());
+        }
+        self.put(&bytes[..n])
     }
 }
 
@@ -152,7 +193,7 @@ fn write_in_place<M: Message + ?Sized>(
         second,
         pos: crate::HEADER_LEN,
     };
-    match serialize(&mut place, msg) {
+    match encode(&mut place, msg) {
         Ok(()) => {
             let len = u32::try_from(place.pos - crate::HEADER_LEN).map_err(|_| Error::Encode {
                 id: M::ID,
@@ -166,20 +207,14 @@ fn write_in_place<M: Message + ?Sized>(
             };
             match place.first.first_chunk_mut::<{ crate::HEADER_LEN }>() {
                 Some(dst) => header.write_to(dst),
-                None => drop(place.put(0, &header.to_bytes())),
+                None => drop(place.put_at(0, &header.to_bytes())),
             }
             let written = place.pos;
             reservation.advance(written);
             Ok(Some(()))
         }
-        Err(rmp_serde::encode::Error::InvalidValueWrite(
-            rmp::encode::ValueWriteError::InvalidMarkerWrite(e)
-            | rmp::encode::ValueWriteError::InvalidDataWrite(e),
-        )) if e.kind() == io::ErrorKind::WriteZero => Ok(None),
-        Err(e) => Err(Error::Encode {
-            id: M::ID,
-            reason: e.to_string(),
-        }),
+        Err(SerError::Full) => Ok(None),
+        Err(e) => Err(encode_error(e, M::ID)),
     }
 }
 
@@ -228,15 +263,49 @@ pub(crate) fn write_to_channel<M: Message + ?Sized>(
 
 /// The MessagePack size of `value` in bytes.
 pub(crate) fn payload_len<T: Serialize + ?Sized>(value: &T, id: u32) -> Result<u32, Error> {
-    let mut counter = Counter(0);
-    serialize(&mut counter, value).map_err(|e| Error::Encode {
-        id,
-        reason: e.to_string(),
-    })?;
+    let mut counter = Count::default();
+    encode(&mut counter, value).map_err(|e| encode_error(e, id))?;
     u32::try_from(counter.0).map_err(|_| Error::Encode {
         id,
         reason: "payload larger than 4 GiB".into(),
     })
+}
+
+/// Appends envelope and payload of `msg` to `out` in one pass (the length
+/// is filled in afterwards); returns the bytes added. Nothing is left
+/// behind if the value cannot be serialised.
+pub(crate) fn append_message<M: Message + ?Sized>(
+    out: &mut Vec<u8>,
+    msg: &M,
+    correlation: u32,
+    flags: Flags,
+) -> Result<usize, Error> {
+    let start = out.len();
+    out.extend_from_slice(&[0; crate::HEADER_LEN]);
+    let len = encode(out, msg)
+        .map_err(|e| encode_error(e, M::ID))
+        .and_then(|()| {
+            u32::try_from(out.len() - start - crate::HEADER_LEN).map_err(|_| Error::Encode {
+                id: M::ID,
+                reason: "payload larger than 4 GiB".into(),
+            })
+        });
+    match len {
+        Ok(len) => {
+            let header = Header {
+                id: M::ID,
+                correlation,
+                flags,
+                len,
+            };
+            out[start..start + crate::HEADER_LEN].copy_from_slice(&header.to_bytes());
+            Ok(out.len() - start)
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
+    }
 }
 
 /// Writes envelope and payload of `msg` to `out`; returns the bytes written.
@@ -266,20 +335,13 @@ fn write_counted<M: Message + ?Sized, W: io::Write>(
         len,
     };
     out.write_all(&header.to_bytes()).map_err(Error::from_io)?;
-    let mut bounded = Bounded {
-        inner: out,
-        left: u64::from(len),
-    };
-    match serialize(&mut bounded, msg) {
-        Ok(()) if bounded.left == 0 => Ok(crate::HEADER_LEN.saturating_add(len as usize)),
-        Ok(()) => Err(Error::Framing("value serialised shorter the second time")),
-        Err(rmp_serde::encode::Error::InvalidValueWrite(
-            rmp::encode::ValueWriteError::InvalidMarkerWrite(e)
-            | rmp::encode::ValueWriteError::InvalidDataWrite(e),
-        )) => Err(Error::from_io(e)),
-        Err(e) => Err(Error::Encode {
-            id: M::ID,
-            reason: e.to_string(),
-        }),
+    let mut gathered = Gathered::new(out, len);
+    encode(&mut gathered, msg)
+        .and_then(|()| gathered.flush())
+        .map_err(|e| encode_error(e, M::ID))?;
+    if gathered.left == 0 {
+        Ok(crate::HEADER_LEN.saturating_add(len as usize))
+    } else {
+        Err(Error::Framing("value serialised shorter the second time"))
     }
 }

@@ -40,11 +40,15 @@
 //! * **Real time.** Encoding and decoding a message of numbers, arrays and
 //!   structs of them allocates nothing; [`FramesInto`] decodes samples into
 //!   a caller's buffer.
-//! * **Byte strings** must be MessagePack `bin`: put
+//! * **Byte strings: use `serde_bytes`.** Put
 //!   `#[serde(with = "serde_bytes")]` (re-exported as [`serde_bytes`]) on
-//!   every `Vec<u8>`/`&[u8]` field that holds bytes. Without it serde makes
-//!   an array of integers of them: several bytes on the wire per byte, and
-//!   much slower for large blobs (plugin states, audio).
+//!   every `Vec<u8>`/`&[u8]` field that holds bytes: it makes one MessagePack
+//!   `bin`, copied whole. Without it serde makes an array of integers, one
+//!   per byte: 1.5 bytes on the wire per random byte, and, although encoded
+//!   and decoded in a tight loop, about 15 to 25 times the time (10 MiB: some
+//!   65 ms instead of 3; `serde_bytes_trap` in `docs/BENCHMARKS.md`).
+//!   [`BytesInto`] decodes a big byte string into a buffer you keep, with no
+//!   allocation and no page fault.
 //! * **Waiting** follows one scheme: `send`/`recv`/`recv_with`/`recv_header`
 //!   wait as long as it takes, `try_` forms never wait for a message to
 //!   begin, `_timeout` forms wait at most the given time for all of it. A
@@ -54,6 +58,7 @@
 //! `io::Write`/`io::Read` in [`stream`] and over memory in [`slice`](mod@slice).
 #![deny(unsafe_code)]
 
+mod bytes_into;
 mod channel;
 mod de;
 mod encode;
@@ -61,11 +66,13 @@ mod envelope;
 mod error;
 mod frames;
 mod raw;
+mod ser;
 pub mod slice;
 mod source;
 pub mod stream;
 mod tokens;
 
+pub use bytes_into::BytesInto;
 pub use channel::{
     recv, recv_deadline, recv_header, recv_header_deadline, recv_header_timeout, recv_payload,
     recv_payload_seed, recv_timeout, recv_with, recv_with_deadline, recv_with_timeout, send,

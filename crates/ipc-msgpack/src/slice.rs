@@ -19,9 +19,7 @@ pub fn send<M: Message + ?Sized>(
     correlation: u32,
     flags: Flags,
 ) -> Result<usize, Error> {
-    let len = crate::encode::payload_len(msg, M::ID)?;
-    let _ = out.try_reserve(HEADER_LEN.saturating_add(len as usize));
-    crate::encode::write_message(out, msg, correlation, flags)
+    crate::encode::append_message(out, msg, correlation, flags)
 }
 
 /// `msg` with its envelope, in a new vector.

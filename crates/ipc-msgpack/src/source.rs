@@ -38,6 +38,25 @@ pub(crate) trait Source<'de> {
         Ok(b[0])
     }
 
+    /// Consumes and returns the next bytes as they lie in the input: at
+    /// least one, at most `max` (which the payload is known to hold).
+    fn chunk(&mut self, max: usize) -> Result<&[u8], DeError>;
+
+    /// The next two bytes if they are at hand (in memory, contiguous),
+    /// without consuming them: lets the decoder read a `u8` without a
+    /// branch on its marker. `None` sends it down the general path.
+    #[inline]
+    fn peek2(&self) -> Option<[u8; 2]> {
+        None
+    }
+
+    /// Consumes `n` bytes that [`peek2`](Source::peek2) showed.
+    #[inline]
+    fn consume_peeked(&mut self, n: usize) {
+        let _ = n;
+        unreachable!("peek2 returned None")
+    }
+
     /// Checks that `len` more bytes exist before anything is allocated or
     /// looped over on behalf of a claimed length.
     #[inline]
@@ -69,8 +88,39 @@ impl<'de> Source<'de> for SliceSource<'de> {
     }
 
     #[inline]
+    fn read_u8(&mut self) -> Result<u8, DeError> {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                Ok(b)
+            }
+            None => Err(DeError::truncated(1, 0)),
+        }
+    }
+
+    #[inline]
     fn peek_u8(&mut self) -> Result<u8, DeError> {
         self.data.first().copied().ok_or(DeError::truncated(1, 0))
+    }
+
+    #[inline]
+    fn peek2(&self) -> Option<[u8; 2]> {
+        self.data.first_chunk().copied()
+    }
+
+    fn chunk(&mut self, max: usize) -> Result<&[u8], DeError> {
+        let n = max.min(self.data.len());
+        if n == 0 {
+            return Err(DeError::truncated(max, 0));
+        }
+        let (head, tail) = self.data.split_at(n);
+        self.data = tail;
+        Ok(head)
+    }
+
+    #[inline]
+    fn consume_peeked(&mut self, n: usize) {
+        self.data = &self.data[n..];
     }
 
     #[inline]
@@ -127,9 +177,44 @@ impl<'de> Source<'de> for SplitSource<'de> {
     }
 
     #[inline]
+    fn read_u8(&mut self) -> Result<u8, DeError> {
+        self.settle();
+        match self.first.split_first() {
+            Some((&b, rest)) => {
+                self.first = rest;
+                Ok(b)
+            }
+            None => Err(DeError::truncated(1, 0)),
+        }
+    }
+
+    #[inline]
     fn peek_u8(&mut self) -> Result<u8, DeError> {
         self.settle();
         self.first.first().copied().ok_or(DeError::truncated(1, 0))
+    }
+
+    #[inline]
+    fn peek2(&self) -> Option<[u8; 2]> {
+        self.first.first_chunk().copied()
+    }
+
+    fn chunk(&mut self, max: usize) -> Result<&[u8], DeError> {
+        self.settle();
+        let n = max.min(self.first.len());
+        if n == 0 {
+            return Err(DeError::truncated(max, 0));
+        }
+        let (head, tail) = self.first.split_at(n);
+        self.first = tail;
+        self.settle();
+        Ok(head)
+    }
+
+    #[inline]
+    fn consume_peeked(&mut self, n: usize) {
+        self.first = &self.first[n..];
+        self.settle();
     }
 
     #[inline]
@@ -171,11 +256,19 @@ impl<'de> Source<'de> for SplitSource<'de> {
 /// Bytes a streamed string or byte string may reserve before any arrived.
 const FIRST_RESERVATION: usize = 64 * 1024;
 
+/// Bytes read ahead from a stream: a payload of small values would
+/// otherwise cost a channel call (or a system call) per value. Never more
+/// than the payload still holds, so the stream is never read past it.
+const READ_AHEAD: usize = 16 * 1024;
+
 /// A payload of known length read from a stream.
 pub(crate) struct ReadSource<R> {
     inner: R,
-    remaining: usize,
-    peeked: Option<u8>,
+    /// Payload bytes not yet read from `inner`.
+    unread: usize,
+    /// Read ahead: `buf[pos..]` are the next payload bytes.
+    buf: Vec<u8>,
+    pos: usize,
 }
 
 impl<R: io::Read> ReadSource<R> {
@@ -183,21 +276,55 @@ impl<R: io::Read> ReadSource<R> {
     pub(crate) fn new(inner: R, len: usize) -> Self {
         ReadSource {
             inner,
-            remaining: len,
-            peeked: None,
+            unread: len,
+            buf: Vec::new(),
+            pos: 0,
         }
     }
 
     /// Reads and drops whatever the decoder left of the payload, so that the
     /// stream stands at the next envelope.
     pub(crate) fn drain(&mut self) -> io::Result<()> {
-        self.peeked = None;
+        self.buf.clear();
+        self.pos = 0;
         let mut scratch = [0u8; 256];
-        while self.remaining > 0 {
-            let n = self.remaining.min(scratch.len());
+        while self.unread > 0 {
+            let n = self.unread.min(scratch.len());
             self.inner.read_exact(&mut scratch[..n])?;
-            self.remaining -= n;
+            self.unread -= n;
         }
+        Ok(())
+    }
+
+    #[inline]
+    fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Reads ahead once the buffer is used up: whatever the stream has, up
+    /// to [`READ_AHEAD`] and the end of the payload. At least one byte.
+    #[cold]
+    fn fill(&mut self) -> Result<(), DeError> {
+        debug_assert!(self.buffered().is_empty());
+        if self.unread == 0 {
+            return Err(DeError::truncated(1, 0));
+        }
+        let want = self.unread.min(READ_AHEAD);
+        self.buf.resize(want, 0);
+        self.pos = 0;
+        let n = loop {
+            match self.inner.read(&mut self.buf[..want]) {
+                Ok(0) => return Err(DeError::io(io::ErrorKind::UnexpectedEof.into())),
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.clear();
+                    return Err(DeError::io(e));
+                }
+            }
+        };
+        self.buf.truncate(n);
+        self.unread -= n;
         Ok(())
     }
 }
@@ -205,34 +332,75 @@ impl<R: io::Read> ReadSource<R> {
 impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
     #[inline]
     fn remaining(&self) -> usize {
-        self.remaining + usize::from(self.peeked.is_some())
+        self.unread + self.buffered().len()
+    }
+
+    #[inline]
+    fn read_u8(&mut self) -> Result<u8, DeError> {
+        if self.pos == self.buf.len() {
+            self.fill()?;
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        Ok(b)
     }
 
     #[inline]
     fn peek_u8(&mut self) -> Result<u8, DeError> {
-        if let Some(b) = self.peeked {
-            return Ok(b);
+        if self.pos == self.buf.len() {
+            self.fill()?;
         }
-        self.ensure(1)?;
-        let mut b = [0u8; 1];
-        self.inner.read_exact(&mut b).map_err(DeError::io)?;
-        self.remaining -= 1;
-        self.peeked = Some(b[0]);
-        Ok(b[0])
+        Ok(self.buf[self.pos])
+    }
+
+    #[inline]
+    fn peek2(&self) -> Option<[u8; 2]> {
+        self.buffered().first_chunk().copied()
+    }
+
+    /// From the read-ahead: a stream's bytes are copied once more, in
+    /// pieces that stay in the cache.
+    fn chunk(&mut self, max: usize) -> Result<&[u8], DeError> {
+        if self.pos == self.buf.len() {
+            self.fill()?;
+        }
+        let n = max.min(self.buf.len() - self.pos);
+        let at = self.pos;
+        self.pos += n;
+        Ok(&self.buf[at..at + n])
+    }
+
+    #[inline]
+    fn consume_peeked(&mut self, n: usize) {
+        self.pos += n;
     }
 
     #[inline]
     fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<(), DeError> {
         self.ensure(buf.len())?;
-        if buf.is_empty() {
+        let ahead = self.buffered();
+        if buf.len() <= ahead.len() {
+            buf.copy_from_slice(&ahead[..buf.len()]);
+            self.pos += buf.len();
             return Ok(());
         }
-        if let Some(b) = self.peeked.take() {
-            buf[0] = b;
-            buf = &mut buf[1..];
+        buf[..ahead.len()].copy_from_slice(ahead);
+        buf = &mut buf[ahead.len()..];
+        self.pos = self.buf.len();
+        if buf.len() >= READ_AHEAD {
+            // Large: straight from the stream, no second copy.
+            self.inner.read_exact(buf).map_err(DeError::io)?;
+            self.unread -= buf.len();
+            return Ok(());
         }
-        self.inner.read_exact(buf).map_err(DeError::io)?;
-        self.remaining -= buf.len();
+        while !buf.is_empty() {
+            self.fill()?;
+            let ahead = self.buffered();
+            let n = ahead.len().min(buf.len());
+            buf[..n].copy_from_slice(&ahead[..n]);
+            self.pos += n;
+            buf = &mut buf[n..];
+        }
         Ok(())
     }
 
@@ -261,16 +429,16 @@ impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
     #[inline]
     fn skip(&mut self, mut len: usize) -> Result<(), DeError> {
         self.ensure(len)?;
-        if len > 0 && self.peeked.take().is_some() {
-            len -= 1;
-        }
+        let n = len.min(self.buffered().len());
+        self.pos += n;
+        len -= n;
         let mut scratch = [0u8; 256];
         while len > 0 {
             let n = len.min(scratch.len());
             self.inner
                 .read_exact(&mut scratch[..n])
                 .map_err(DeError::io)?;
-            self.remaining -= n;
+            self.unread -= n;
             len -= n;
         }
         Ok(())

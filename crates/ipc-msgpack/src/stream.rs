@@ -10,8 +10,9 @@ use serde::de::{DeserializeOwned, DeserializeSeed};
 use std::io::{self, Read};
 use std::marker::PhantomData;
 
-/// Writes envelope and payload of `msg` (no intermediate buffer: wrap an
-/// unbuffered stream in a `BufWriter`); returns the bytes written.
+/// Writes envelope and payload of `msg`; returns the bytes written. Small
+/// values are gathered into writes of 16 KiB, large byte strings written
+/// straight through, so an unbuffered socket needs no `BufWriter`.
 ///
 /// # Errors
 /// [`Error::Encode`] (nothing written) or [`Error::Io`].

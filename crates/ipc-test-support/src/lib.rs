@@ -14,7 +14,9 @@
 //! * [`raw`]: a segment's memory mapped behind the library's back, as a
 //!   hostile peer sees it;
 //! * [`hostile`]: what `ipc-hostile-peer` and its tests share (a seeded
-//!   random generator, the words of its reports).
+//!   random generator, the words of its reports);
+//! * [`wire`]: the message set and hostile payloads the C++ layer is
+//!   checked against (`ipc-wire-vectors`, `tests/cpp_layer.rs`).
 //!
 //! The process tests are in `tests/`; each finds its peer program through
 //! `CARGO_BIN_EXE_<name>`, or through an environment variable naming another
@@ -27,6 +29,7 @@ pub mod link_protocol;
 pub mod process;
 pub mod raw;
 pub mod shapes;
+pub mod wire;
 
 use std::time::Duration;
 

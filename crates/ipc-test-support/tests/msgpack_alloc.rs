@@ -191,3 +191,37 @@ fn a_claimed_length_reserves_nothing_before_its_bytes_arrive() {
     );
     drop(w);
 }
+
+/// A big state decoded with `BytesInto` into a buffer kept from the last
+/// one allocates nothing when it lies in the ring, and only the 16 KiB
+/// read-ahead when it streams through a smaller ring: never its own size.
+#[test]
+fn a_state_decoded_into_a_kept_buffer_allocates_nothing_of_its_size() {
+    use ipc_msgpack::BytesInto;
+    let state: Vec<u8> = (0..1usize << 20).map(|i| (i * 31) as u8).collect();
+    for (ring, largest_allowed) in [(4 << 20, 0), (64 << 10, 16 << 10)] {
+        let segment = Segment::in_process(&[ring]).unwrap();
+        let mut writer = segment.writer(0).unwrap();
+        let mut reader = segment.reader(0).unwrap();
+        let limits = Limits::default();
+        let mut kept = Vec::with_capacity(state.len());
+        for round in 0..3 {
+            let sent = Bytes(state.clone());
+            std::thread::scope(|s| {
+                s.spawn(|| send(&mut writer, &sent, round, Flags::NONE).unwrap());
+                let largest = ipc_test_support::counting::largest_allocation_in(|| {
+                    let header = recv_header(&mut reader, &limits).unwrap();
+                    let n = recv_payload_seed(&mut reader, &header, &limits, BytesInto(&mut kept))
+                        .unwrap();
+                    assert_eq!(n, state.len());
+                });
+                assert!(
+                    largest <= largest_allowed,
+                    "ring {ring}: largest allocation {largest} bytes"
+                );
+            });
+            assert_eq!(kept, state, "ring {ring}, round {round}");
+            assert!(kept.capacity() >= state.len());
+        }
+    }
+}

@@ -77,6 +77,11 @@ impl Harness {
         Harness { bench, pin, iters }
     }
 
+    /// The `--iters` count.
+    pub(crate) fn iters(&self) -> u64 {
+        self.iters
+    }
+
     /// `(warm-up, measured)` round trips for a benchmark of this pace.
     pub(crate) fn iterations(&self, pace: Pace) -> (u64, u64) {
         let iters = match pace {

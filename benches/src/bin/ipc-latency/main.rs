@@ -3,7 +3,7 @@
 //! (a raw futex, pure spinning, a Unix socket). See `docs/BENCHMARKS.md`.
 //!
 //! ```text
-//! ipc-latency [--json] [--only a,b] [--pin none|split|same] [--iters N] [--rounds N]
+//! ipc-latency [--json] [--progress] [--only a,b] [--pin none|split|same] [--iters N] [--rounds N]
 //! ```
 //!
 //! The binary plays both processes: it re-executes itself with the hidden
@@ -30,6 +30,7 @@ mod harness;
 mod link;
 mod msgpack;
 mod options;
+mod state;
 
 use harness::{Harness, Measured, Peer, PEER_ROLE};
 use ipc_benches::report::{self, Outcome, Row};
@@ -67,6 +68,10 @@ const BENCHES: &[Bench] = &[
     Bench { name: "main_link_request", baseline: Some("baseline_uds_pingpong"), measure: link::main_link_request, peer: link::peer },
     Bench { name: "baseline_uds_msgs", baseline: None, measure: baselines::uds_msgs, peer: baselines::uds_msgs_peer },
     Bench { name: "main_link_stream", baseline: Some("baseline_uds_msgs"), measure: link::main_link_stream, peer: link::peer },
+    Bench { name: "baseline_memcpy_fresh_64mib_x4", baseline: None, measure: state::memcpy_fresh, peer: state::no_peer },
+    Bench { name: "state_roundtrip_64mib", baseline: Some("baseline_memcpy_fresh_64mib_x4"), measure: state::roundtrip_fresh, peer: state::peer },
+    Bench { name: "baseline_memcpy_warm_64mib_x4", baseline: None, measure: state::memcpy_warm, peer: state::no_peer },
+    Bench { name: "state_roundtrip_64mib_into", baseline: Some("baseline_memcpy_warm_64mib_x4"), measure: state::roundtrip_into, peer: state::peer },
 ];
 
 fn find_bench(name: &str) -> Option<&'static Bench> {
@@ -109,7 +114,7 @@ fn run(options: &Options) -> ExitCode {
                 .is_none_or(|only| only.contains(&b.name))
         })
         .collect();
-    if !options.json {
+    if !options.json || options.progress {
         eprintln!(
             "ipc-latency: pin {}, {} round trips spinning / {} blocking (plus a tenth as warm-up)",
             options.pin.name(),
@@ -130,6 +135,8 @@ fn run(options: &Options) -> ExitCode {
         for bench in &order {
             if !options.json {
                 eprintln!("  {} ...", bench.name);
+            } else if options.progress {
+                eprintln!("round {round}/{}: {} ...", options.rounds, bench.name);
             }
             let mut harness = Harness::new(bench.name, options.pin, options.iters);
             match (bench.measure)(&mut harness) {
@@ -141,7 +148,10 @@ fn run(options: &Options) -> ExitCode {
                     };
                     if options.json {
                         let round = (options.rounds > 1).then_some(round);
-                        println!("{}", report::json_line_of_round(&outcome, round));
+                        println!(
+                            "{}",
+                            report::json_line_in_context(&outcome, round, bench.baseline)
+                        );
                     }
                     outcomes.push(outcome);
                 }

@@ -1,5 +1,5 @@
-//! The command line: `--json`, `--only`, `--pin`, `--iters`, `--rounds`, and
-//! the usage text.
+//! The command line: `--json`, `--progress`, `--only`, `--pin`, `--iters`,
+//! `--rounds`, and the usage text.
 
 use crate::{bench_names, find_bench};
 
@@ -16,9 +16,11 @@ pub(crate) fn blocking_iters(iters: u64) -> u64 {
 pub(crate) fn usage() -> String {
     format!(
         "\
-usage: ipc-latency [--json] [--only NAME,...] [--pin none|split|same] [--iters N] [--rounds N]
+usage: ipc-latency [--json] [--progress] [--only NAME,...] [--pin none|split|same] [--iters N] [--rounds N]
 
   --json         one JSON object per result and line instead of a table
+  --progress     with --json, still say on stderr what runs
+                 (`round R/N: NAME ...`); without --json it always does
   --only LIST    run only these benchmarks (comma-separated names; they run
                  in the order below)
   --pin MODE     split: parent on CPU 0, peer on CPU 1 (default);
@@ -72,6 +74,8 @@ impl Pin {
 #[derive(Debug)]
 pub(crate) struct Options {
     pub(crate) json: bool,
+    /// Progress on stderr even with `--json`.
+    pub(crate) progress: bool,
     pub(crate) only: Option<Vec<&'static str>>,
     pub(crate) pin: Pin,
     pub(crate) iters: u64,
@@ -83,6 +87,7 @@ impl Options {
     pub(crate) fn parse(args: &[String]) -> Result<Option<Options>, String> {
         let mut options = Options {
             json: false,
+            progress: false,
             only: None,
             pin: Pin::Split,
             iters: DEFAULT_ITERS,
@@ -103,6 +108,7 @@ impl Options {
             match flag {
                 "-h" | "--help" => return Ok(None),
                 "--json" => options.json = true,
+                "--progress" => options.progress = true,
                 "--only" => options.only = Some(parse_only(&value()?)?),
                 "--pin" => {
                     options.pin = match value()?.as_str() {

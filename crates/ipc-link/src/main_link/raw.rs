@@ -5,7 +5,7 @@
 use super::{user_id, Incoming, MainLink};
 use crate::LinkError;
 use ipc_channel_shm::Deadline;
-use ipc_msgpack::{Error as MsgError, Flags, Header, Payload, Sink};
+use ipc_msgpack::{Error as MsgError, Flags, Header, Message, Payload, Sink};
 use std::time::{Duration, Instant};
 
 impl MainLink {
@@ -119,6 +119,60 @@ impl MainLink {
         let deadline = Deadline::at(until);
         self.request_blocking_by(
             |correlation| self.send_raw_with(id, correlation, Flags::REQUEST, &deadline, encode),
+            decode,
+            until,
+        )
+    }
+}
+
+impl MainLink {
+    /// Sends the request `req` and waits at most `timeout` in all for its
+    /// reply, which `decode` turns into a value in place (while the reader
+    /// is held; it should check the reply's ID with [`expect_reply_id`]).
+    /// The way to decode a big reply into memory the caller already has:
+    /// move a buffer kept from the last reply in, decode into it with
+    /// [`BytesInto`](ipc_msgpack::BytesInto), and return it.
+    ///
+    /// ```no_run
+    /// # use ipc_link::{message, BytesInto, LinkError, MainLink};
+    /// # use std::time::Duration;
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct SaveState;
+    /// # message!(SaveState = 30);
+    /// const STATE: u32 = 31;
+    /// # fn f(link: &MainLink, kept: Vec<u8>) -> Result<Vec<u8>, LinkError> {
+    /// let mut buffer = kept; // the last state's buffer: no new memory
+    /// let state = link.request_with_timeout(
+    ///     &SaveState,
+    ///     move |header, payload| {
+    ///         ipc_link::expect_reply_id(header, STATE)?;
+    ///         payload
+    ///             .decode_seed(BytesInto(&mut buffer))
+    ///             .map_err(|e| LinkError::from_message(e, ipc_link::Waited::Reply))?;
+    ///         Ok(buffer)
+    ///     },
+    ///     Duration::from_secs(10),
+    /// )?;
+    /// # Ok(state) }
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`request_timeout`](MainLink::request_timeout), and what
+    /// `decode` returns.
+    pub fn request_with_timeout<Req, D, DF>(
+        &self,
+        req: &Req,
+        decode: DF,
+        timeout: Duration,
+    ) -> Result<D, LinkError>
+    where
+        Req: Message + ?Sized,
+        D: Send + 'static,
+        DF: FnOnce(&Header, Payload<'_>) -> Result<D, LinkError> + Send + 'static,
+    {
+        let until = Instant::now() + timeout;
+        let deadline = Deadline::at(until);
+        self.request_blocking_by(
+            |correlation| self.send_with(req, correlation, Flags::REQUEST, &deadline),
             decode,
             until,
         )

@@ -237,7 +237,9 @@ fn ask_no_read() -> Result<(), String> {
                     said = true;
                 }
             }
-            Err(e) => return Err(e.to_string()),
+            // Closed (the host is shutting down): still ignore it, so that
+            // only a kill ends this plugin.
+            Err(_) => silence(host),
         }
     }
     Ok(())
