@@ -5,12 +5,12 @@
 //! C example (`examples/c`) and the generated NULL-argument test
 //! (`ffi/tests/c`) against the installed package with CMake (shared and
 //! static, under AddressSanitizer and UndefinedBehaviorSanitizer) and with
-//! pkg-config; builds the C++ tests (`tests/cpp`, into `target/cpp-tests`,
-//! where the workspace tests of the next step run them too) and runs them
-//! with ctest; and runs
-//! the example with peers of other kinds: a 32-bit build driven by the
-//! 64-bit one, the Windows build under Wine, and a Winelib build driven by
-//! the Linux one. Every check the programs print counts as a test.
+//! pkg-config; builds the C++ tests (`tests/cpp`) into `target/cpp-tests`,
+//! where the workspace tests of the next step run them too, and runs them
+//! with ctest; last, runs the example with peers of other kinds: a 32-bit
+//! build driven by the 64-bit one, the Windows build under Wine, and a
+//! Winelib build driven by the Linux one. Every check the programs print
+//! counts as a test.
 
 use crate::ci::Step;
 use crate::cmd::{on_path, Cmd};
