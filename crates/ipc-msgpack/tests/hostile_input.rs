@@ -114,6 +114,48 @@ fn a_payload_that_never_completes_ends_the_call_at_its_timeout() {
     assert!(took < Duration::from_millis(100) + SLACK, "took {took:?}");
 }
 
+/// A timeout inside a message leaves the reader in its middle: the reader
+/// is closed, so the next receive says `Closed` at once instead of taking
+/// the rest of the message for the next envelope, and the writer learns it.
+#[test]
+fn a_timeout_inside_a_message_closes_the_reader() {
+    let (mut w, mut r) = pair(4096);
+    w.append(&envelope(100)).unwrap();
+    w.append(&[0xc4, 97, 1]).unwrap();
+    w.commit().unwrap();
+    let limits = Limits::default();
+    let got = ipc_msgpack::recv_timeout::<Blob>(&mut r, &limits, Duration::from_millis(50));
+    assert!(
+        matches!(got, Err(Error::Channel(ipc_channel_shm::Error::Timeout))),
+        "{got:?}"
+    );
+    // The other 97 bytes now arrive: they are not an envelope, and nobody
+    // may read them as one.
+    w.append(&[0xa7; 97]).unwrap();
+    let sent = w.commit();
+    let got = ipc_msgpack::try_recv::<Blob>(&mut r, &limits);
+    assert!(
+        matches!(got, Err(Error::Channel(ipc_channel_shm::Error::Closed))),
+        "{got:?}"
+    );
+    assert!(
+        sent.is_err() || w.append(&[0]).is_err(),
+        "the writer learns that the reader is gone"
+    );
+    // A timeout before any envelope consumes nothing and closes nothing.
+    let (_w, mut r) = pair(4096);
+    let got = ipc_msgpack::recv_timeout::<Blob>(&mut r, &limits, Duration::from_millis(10));
+    assert!(
+        matches!(got, Err(Error::Channel(ipc_channel_shm::Error::Timeout))),
+        "{got:?}"
+    );
+    let got = ipc_msgpack::try_recv::<Blob>(&mut r, &limits);
+    assert!(
+        matches!(got, Err(Error::Channel(ipc_channel_shm::Error::Timeout))),
+        "{got:?}"
+    );
+}
+
 #[test]
 fn a_claim_of_four_gib_ends_the_call_at_its_timeout() {
     for max_message in [u32::MAX, Limits::default().max_message] {
