@@ -163,6 +163,10 @@ typedef struct ipc_plugin ipc_plugin;
 // The reading end of a channel, owned by one thread at a time.
 typedef struct ipc_reader ipc_reader;
 
+// A shared region of plain bytes (free it with `ipc_region_free`; the
+// mapping goes with the handle).
+typedef struct ipc_region ipc_region;
+
 // How a serving handler answers its request (lent for the call).
 typedef struct ipc_responder ipc_responder;
 
@@ -537,6 +541,16 @@ ipc_result ipc_writer_advance(ipc_writer *writer, size_t n);
 // # Safety
 // `writer` is valid.
 ipc_result ipc_writer_close(ipc_writer *writer);
+
+// Closes the channel from the reading end now: what was not read is
+// dropped, the writer's next call gives `IPC_CLOSED`, and so does every
+// later call here (a reader that can no longer follow its stream).
+//
+// Not thread-safe on one reader. Real-time safe.
+//
+// # Safety
+// `reader` is valid.
+ipc_result ipc_reader_close(ipc_reader *reader);
 
 // Reads at least one byte into `buf` (as many as are there and fit),
 // waiting at most `timeout_ns`; `read_out` gets how many.
@@ -1213,6 +1227,104 @@ ipc_result ipc_decode_token(ipc_decoder *decoder, ipc_token *token_out);
 // # Safety
 // `decoder` is the callback's.
 ipc_result ipc_decode_skip(ipc_decoder *decoder, uint32_t max_depth);
+
+// Creates a zero-filled region of `len` bytes (1 byte to 1 GiB) in the
+// system's shared memory, private to this user. Pass its connection string
+// (`ipc_region_connection_string`) to the peer process, which opens it with
+// `ipc_region_open` or `ipc_region_open_read_only`.
+//
+// Thread-safe. Not real-time safe (maps and locks memory).
+//
+// # Errors
+// `IPC_INVALID_ARGUMENT` for a length out of range, `IPC_OS`.
+//
+// # Safety
+// `region_out` is writable.
+ipc_result ipc_region_create(size_t len, ipc_region **region_out);
+
+// Opens the region named by `connection` for reading and writing (made by
+// `ipc_region_create` in another process). One process may do so: the
+// region is claimed.
+//
+// Thread-safe. Not real-time safe.
+//
+// # Errors
+// `IPC_INVALID_ARGUMENT` for a malformed string, `IPC_CORRUPTED` for a bad
+// header, `IPC_ALREADY_CLAIMED`, `IPC_OS` if it does not exist (any more)
+// or is not private.
+//
+// # Safety
+// `connection` is NUL-terminated; `region_out` is writable.
+ipc_result ipc_region_open(const char *connection, ipc_region **region_out);
+
+// Opens the region named by `connection` for reading only: the mapping is
+// read-only (a write through `ipc_region_data`'s pointer faults) and claims
+// nothing.
+//
+// Thread-safe. Not real-time safe.
+//
+// # Errors
+// As for `ipc_region_open`, without `IPC_ALREADY_CLAIMED`.
+//
+// # Safety
+// `connection` is NUL-terminated; `region_out` is writable.
+ipc_result ipc_region_open_read_only(const char *connection, ipc_region **region_out);
+
+// Frees a region handle (NULL: nothing) and unmaps it; a creator's region
+// can no longer be opened afterwards.
+//
+// Thread-safe. Not real-time safe (unmaps memory).
+//
+// # Safety
+// `region` came from an `ipc_region_create`/`_open*` call and is not used
+// afterwards (nor the memory `ipc_region_data` gave).
+void ipc_region_free(ipc_region *region);
+
+// The region's memory: its first byte (aligned to 128 bytes) and its
+// length. The bytes are the peer's too: it may change them at any time, so
+// treat what is read there as untrusted. Only read through the pointer of
+// a region opened read-only.
+//
+// Thread-safe. Real-time safe.
+//
+// # Safety
+// `region` is valid; `data_out` and `len_out` are writable.
+ipc_result ipc_region_data(const ipc_region *region, uint8_t **data_out, size_t *len_out);
+
+// Whether the region was opened read-only.
+//
+// Thread-safe. Real-time safe.
+//
+// # Safety
+// `region` is valid; `read_only_out` is writable.
+ipc_result ipc_region_is_read_only(const ipc_region *region, bool *read_only_out);
+
+// Copies the region's connection string (ASCII, safe on a command line and
+// in an environment variable) into `buf`.
+//
+// Thread-safe. Real-time safe.
+//
+// # Errors
+// `IPC_INVALID_ARGUMENT` if it has none.
+//
+// # Safety
+// `region` is valid; `buf` points to `capacity` writable bytes, into which
+// the string and its NUL are copied (`IPC_BUFFER_TOO_SMALL` otherwise);
+// `len_out` is writable and gets the string's length without the NUL (also
+// when the buffer is too small: the length needed).
+ipc_result ipc_region_connection_string(const ipc_region *region,
+                                        char *buf,
+                                        size_t capacity,
+                                        size_t *len_out);
+
+// Makes a region this process created impossible to open from now on (once
+// the peer has opened it); the mappings stay valid. Idempotent.
+//
+// Thread-safe. Not real-time safe.
+//
+// # Safety
+// `region` is valid.
+ipc_result ipc_region_withdraw(const ipc_region *region);
 
 // Frees the caller's end (NULL: nothing): the plugin sees the real-time
 // link close.

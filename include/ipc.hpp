@@ -6,7 +6,7 @@
  *
  * What it adds to ipc.h:
  *
- *  - RAII handles: Segment, Writer, Reader (Layers I and II), Host,
+ *  - RAII handles: Segment, Writer, Reader, Region (Layers I and II), Host,
  *    Plugin, RtCaller, RtServer (Layer III), and the borrowed views
  *    MainLink, Incoming and Audio. Owning handles are move-only.
  *  - Errors as exceptions (ipc::Error: the ipc_result and the library's
@@ -696,6 +696,11 @@ public:
             left_ = left;
         }
     }
+    /// Over the payload of a decode callback that has consumed nothing yet,
+    /// whose envelope says it is `payload_len` bytes (no call into the
+    /// library to ask: the callbacks of the typed calls use this).
+    Decoder(ipc_decoder* decoder, size_t payload_len, uint32_t max_depth) noexcept
+        : c_(decoder), left_(decoder != nullptr ? payload_len : 0), depth_left_(max_depth) {}
     /// Over `size` bytes at `data`.
     Decoder(const void* data, size_t size, uint32_t max_depth = default_max_depth) noexcept
         : pos_(static_cast<const uint8_t*>(data)),
@@ -1045,6 +1050,16 @@ public:
 
 private:
     ipc_result be(uint64_t& v, size_t n) noexcept {
+        // The usual case first: all of it in the current chunk.
+        if (n <= left_ && static_cast<size_t>(end_ - pos_) >= n) {
+            v = 0;
+            for (size_t i = 0; i < n; ++i) {
+                v = v << 8 | pos_[i];
+            }
+            pos_ += n;
+            left_ -= n;
+            return IPC_OK;
+        }
         uint8_t b[8];
         if (ipc_result r = read(b, n); r != IPC_OK) {
             return r;
@@ -2350,7 +2365,7 @@ uint32_t decode_cb(void* user, const ipc_header* header, ipc_decoder* decoder) n
         job->reason = "a message of another type came";
         return static_cast<uint32_t>(job->code);
     }
-    Decoder d(decoder, job->max_depth);
+    Decoder d(decoder, size_t{header->len}, job->max_depth);
     job->code = decode_payload(d, *job->out);
     job->reason = d.reason();
     return static_cast<uint32_t>(job->code);
@@ -2487,6 +2502,9 @@ public:
     void read_exact(void* buf, size_t size, Timeout timeout = forever) {
         detail::check(ipc_reader_read_exact(r_, static_cast<uint8_t*>(buf), size, timeout.ns()));
     }
+    /// Closes the channel from this end: unread bytes are dropped, later
+    /// calls (here and at the writer) give IPC_CLOSED.
+    void close() { detail::check(ipc_reader_close(r_)); }
     void set_spin(std::chrono::nanoseconds spin) { detail::check(ipc_reader_set_spin(r_, Timeout(spin).ns())); }
     Stats stats() const {
         Stats s{};
@@ -2625,6 +2643,105 @@ private:
     ipc_segment* s_ = nullptr;
 };
 
+/// A plain shared region (Layer I): bytes two processes map, with no ring.
+/// One side creates it and hands its connection string to the other, which
+/// opens it read-write (once) or read-only (a write through data() faults).
+/// Move-only; the mapping goes with the object. What is read there may be
+/// changed by the peer at any time: treat it as untrusted.
+class Region {
+public:
+    Region() noexcept = default;
+    /// Takes ownership of `r`.
+    explicit Region(ipc_region* r) noexcept : r_(r) {}
+    Region(Region&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+    Region& operator=(Region&& o) noexcept {
+        if (this != &o) {
+            ipc_region_free(r_);
+            r_ = std::exchange(o.r_, nullptr);
+        }
+        return *this;
+    }
+    ~Region() { ipc_region_free(r_); }
+
+    /// Creates a zero-filled region of `size` bytes (1 byte to 1 GiB).
+    static Region create(size_t size) {
+        ipc_region* r = nullptr;
+        detail::check(ipc_region_create(size, &r));
+        return Region(r);
+    }
+    /// Opens the region another process created, read-write (claims it).
+    static Region open(const std::string& connection) {
+        ipc_region* r = nullptr;
+        detail::check(ipc_region_open(connection.c_str(), &r));
+        return Region(r);
+    }
+    /// Opens the region another process created, read-only.
+    static Region open_read_only(const std::string& connection) {
+        ipc_region* r = nullptr;
+        detail::check(ipc_region_open_read_only(connection.c_str(), &r));
+        return Region(r);
+    }
+    /// As open() and open_read_only(), returning the result (no exception).
+    static Result<Region> open(std::nothrow_t, const std::string& connection, bool read_only = false) noexcept {
+        ipc_region* r = nullptr;
+        ipc_result code = read_only ? ipc_region_open_read_only(connection.c_str(), &r)
+                                    : ipc_region_open(connection.c_str(), &r);
+        if (code != IPC_OK) {
+            return code;
+        }
+        return Region(r);
+    }
+
+    ipc_region* get() const noexcept { return r_; }
+    explicit operator bool() const noexcept { return r_ != nullptr; }
+
+    /// The first byte (aligned to 128 bytes), or nullptr for an empty
+    /// object. Only read through it if read_only().
+    uint8_t* data() const noexcept {
+        uint8_t* p = nullptr;
+        size_t n = 0;
+        if (r_ == nullptr || ipc_region_data(r_, &p, &n) != IPC_OK) {
+            return nullptr;
+        }
+        return p;
+    }
+    /// Its length in bytes (0 for an empty object).
+    size_t size() const noexcept {
+        uint8_t* p = nullptr;
+        size_t n = 0;
+        if (r_ == nullptr || ipc_region_data(r_, &p, &n) != IPC_OK) {
+            return 0;
+        }
+        return n;
+    }
+    /// Whether it was opened read-only.
+    bool read_only() const noexcept {
+        bool ro = false;
+        return r_ != nullptr && ipc_region_is_read_only(r_, &ro) == IPC_OK && ro;
+    }
+    /// The string the peer opens it with.
+    std::string connection_string() const {
+        std::array<char, 128> small{};
+        size_t len = 0;
+        ipc_result r = ipc_region_connection_string(r_, small.data(), small.size(), &len);
+        if (r == IPC_OK) {
+            return std::string(small.data(), len);
+        }
+        if (r != IPC_BUFFER_TOO_SMALL) {
+            detail::raise(r);
+        }
+        std::string out(len + 1, '\0');
+        detail::check(ipc_region_connection_string(r_, &out[0], out.size(), &len));
+        out.resize(len);
+        return out;
+    }
+    /// Makes it impossible to open from now on (the mappings stay valid).
+    void withdraw() const { detail::check(ipc_region_withdraw(r_)); }
+
+private:
+    ipc_region* r_ = nullptr;
+};
+
 // ---------------------------------------------------------------------------
 // Layer III: the main link
 // ---------------------------------------------------------------------------
@@ -2634,17 +2751,22 @@ class MainLink;
 /// A message being handled, lent to a handler for its call.
 class Incoming {
 public:
-    Incoming(const ipc_incoming* incoming, uint32_t max_depth) noexcept : in_(incoming), depth_(max_depth) {
-        ipc_incoming_header(in_, &header_);
-    }
+    Incoming(const ipc_incoming* incoming, uint32_t max_depth) noexcept : in_(incoming), depth_(max_depth) {}
     Incoming(const Incoming&) = delete;
     Incoming& operator=(const Incoming&) = delete;
 
     const ipc_incoming* get() const noexcept { return in_; }
-    /// Its envelope.
-    const Header& header() const noexcept { return header_; }
+    /// Its envelope (asked for the first time it is needed: most handlers
+    /// never look).
+    const Header& header() const noexcept {
+        if (!have_header_) {
+            ipc_incoming_header(in_, &header_);
+            have_header_ = true;
+        }
+        return header_;
+    }
     /// Whether the sender waits for a reply.
-    bool is_request() const noexcept { return (header_.flags & IPC_FLAG_REQUEST) != 0; }
+    bool is_request() const noexcept { return (header().flags & IPC_FLAG_REQUEST) != 0; }
     /// Whether a reply (or an error reply) went out through this object.
     bool replied() const noexcept { return replied_; }
     /// The link it came on (it may send, request and reply from here).
@@ -2682,7 +2804,8 @@ private:
 
     const ipc_incoming* in_;
     uint32_t depth_;
-    Header header_{};
+    mutable Header header_{};
+    mutable bool have_header_ = false;
     bool replied_ = false;
 };
 
@@ -2695,20 +2818,52 @@ inline void answer_failure(Incoming& in, const char* text) noexcept {
     }
 }
 
+/// Whether a handler keeps the object of a handled message for the next
+/// one, instead of freeing it and allocating another: for types a fresh
+/// value can be made in place of (trivially copyable ones).
+template <class M>
+inline constexpr bool recycled_v = std::is_trivially_copyable_v<M> && std::is_default_constructible_v<M>;
+
 template <class M, class F>
 struct Handler {
     F f;
     uint32_t max_depth;
+    /// The object of the last handled message, for the next one (see
+    /// recycled_v). Decoding and handling both run on the listener thread
+    /// (a nested dispatch too), the only one that touches it.
+    M* spare = nullptr;
+
+    ~Handler() { delete spare; }
+
+    /// A value-initialised M to decode into.
+    M* make() {
+        if constexpr (recycled_v<M>) {
+            if (M* m = std::exchange(spare, nullptr)) {
+                return ::new (static_cast<void*>(m)) M();
+            }
+        }
+        return new M();
+    }
+    /// Takes back the object of a handled (or undecodable) message.
+    void done(std::unique_ptr<M>& m) noexcept {
+        if constexpr (recycled_v<M>) {
+            if (spare == nullptr) {
+                spare = m.release();
+            }
+        }
+        m.reset();
+    }
 };
 
 template <class M, class F>
-uint32_t handler_decode(void* user, const ipc_header*, ipc_decoder* decoder, void** message_out) noexcept {
+uint32_t handler_decode(void* user, const ipc_header* header, ipc_decoder* decoder, void** message_out) noexcept {
     auto* h = static_cast<Handler<M, F>*>(user);
     try {
-        std::unique_ptr<M> message(new M());
-        Decoder d(decoder, h->max_depth);
+        std::unique_ptr<M> message(h->make());
+        Decoder d(decoder, size_t{header->len}, h->max_depth);
         ipc_result r = decode_payload(d, *message);
         if (r != IPC_OK) {
+            h->done(message);
             return static_cast<uint32_t>(r);
         }
         *message_out = message.release();
@@ -2742,6 +2897,7 @@ void handler_handle(void* user, void* message, const ipc_incoming* incoming) noe
     } catch (...) {
         answer_failure(in, "the handler threw an exception");
     }
+    h->done(m);
 }
 
 template <class Req, class Rep, class F>
@@ -2759,6 +2915,7 @@ void request_handle(void* user, void* message, const ipc_incoming* incoming) noe
     } catch (...) {
         answer_failure(in, "the handler threw an exception");
     }
+    h->done(m);
 }
 
 template <class Rep, class F>
@@ -2777,7 +2934,7 @@ uint32_t reply_decode(void* user, const ipc_header* header, ipc_decoder* decoder
     }
     try {
         std::unique_ptr<Rep> reply(new Rep());
-        Decoder d(decoder, job->max_depth);
+        Decoder d(decoder, size_t{header->len}, job->max_depth);
         job->decode_code = decode_payload(d, *reply);
         if (job->decode_code == IPC_OK) {
             *reply_out = reply.release();
@@ -3181,7 +3338,7 @@ uint32_t serve_cb(void* user, const ipc_header* header, ipc_decoder* decoder, ip
     }
     try {
         Req request{};
-        Decoder d(decoder, job->max_depth);
+        Decoder d(decoder, size_t{header->len}, job->max_depth);
         if (ipc_result r = decode_payload(d, request); r != IPC_OK) {
             return static_cast<uint32_t>(r);
         }

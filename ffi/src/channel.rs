@@ -432,6 +432,23 @@ pub unsafe extern "C" fn ipc_writer_close(writer: *mut ipc_writer) -> ipc_result
     })
 }
 
+/// Closes the channel from the reading end now: what was not read is
+/// dropped, the writer's next call gives `IPC_CLOSED`, and so does every
+/// later call here (a reader that can no longer follow its stream).
+///
+/// Not thread-safe on one reader. Real-time safe.
+///
+/// # Safety
+/// `reader` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn ipc_reader_close(reader: *mut ipc_reader) -> ipc_result {
+    boundary!(non_null(reader) {
+        // SAFETY: a valid reader, used by this thread only.
+        unsafe { ipc_reader::get_mut(reader) }.close();
+        ipc_result::IPC_OK
+    })
+}
+
 /// Reads at least one byte into `buf` (as many as are there and fit),
 /// waiting at most `timeout_ns`; `read_out` gets how many.
 ///

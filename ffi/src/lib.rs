@@ -2,9 +2,10 @@
 //! (`include/ipc.h`, generated from this crate by `cargo xtask codegen`, and
 //! `include/ipc.hpp`, a C++17 layer over it).
 //!
-//! Every layer is usable on its own: [`channel`] (Layer I: segments of byte
-//! channels), [`message`] (Layer II: framed MessagePack messages over a
-//! channel, encoded straight into the ring and decoded straight out of it),
+//! Every layer is usable on its own: [`channel`] and [`region`] (Layer I:
+//! segments of byte channels, plain shared regions), [`message`] (Layer II:
+//! framed MessagePack messages over a channel, encoded straight into the
+//! ring and decoded straight out of it),
 //! [`link`] and [`rt`] (Layer III: host and plugin, main link, real-time
 //! link, audio buffers). The conventions are rustls-ffi's:
 //!
@@ -30,6 +31,7 @@ mod boundary;
 pub mod channel;
 pub mod link;
 pub mod message;
+pub mod region;
 pub mod rt;
 
 pub use boundary::{ipc_last_error, ipc_result, ipc_result_str, IPC_FOREVER};

@@ -1,5 +1,5 @@
 // harness.cpp: the test runner, child processes and the allocation
-// counter (a replaced global operator new).
+// counters (a replaced global operator new, and a counting malloc).
 //
 // SPDX-License-Identifier: MIT OR Apache-2.0
 
@@ -36,6 +36,8 @@ std::vector<Entry>& registry() {
 
 thread_local bool counting = false;
 thread_local AllocationStats counted;
+thread_local bool counting_mallocs = false;
+thread_local size_t mallocs = 0;
 
 }  // namespace
 
@@ -122,6 +124,20 @@ CountAllocations::CountAllocations() {
 CountAllocations::~CountAllocations() { counting = false; }
 AllocationStats CountAllocations::stats() const { return counted; }
 
+CountMallocs::CountMallocs() {
+    mallocs = 0;
+    counting_mallocs = true;
+}
+CountMallocs::~CountMallocs() { counting_mallocs = false; }
+size_t CountMallocs::count() const { return mallocs; }
+
+/// Counts one allocation of the calling thread, if it counts.
+void note_malloc() noexcept {
+    if (counting_mallocs) {
+        ++mallocs;
+    }
+}
+
 std::string hex(const std::vector<uint8_t>& bytes) {
     static const char digits[] = "0123456789abcdef";
     std::string s;
@@ -175,6 +191,74 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+
+// The malloc counter. Under AddressSanitizer its allocator is the malloc:
+// it calls a hook on every allocation. Elsewhere on glibc this program's
+// malloc family counts and forwards to glibc's own entry points (the
+// library's Rust code, statically linked, allocates through them too).
+#if defined(__SANITIZE_ADDRESS__)
+#define HARNESS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HARNESS_ASAN 1
+#endif
+#endif
+
+#if defined(HARNESS_ASAN)
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, std::size_t),
+                                                        void (*free_hook)(const volatile void*));
+namespace {
+void malloc_hook(const volatile void*, std::size_t) { harness::note_malloc(); }
+void free_hook(const volatile void*) {}
+const bool hooked = __sanitizer_install_malloc_and_free_hooks(malloc_hook, free_hook) != 0;
+}  // namespace
+bool harness::CountMallocs::supported() { return hooked; }
+#elif defined(__GLIBC__)
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+
+void* malloc(std::size_t size) {
+    harness::note_malloc();
+    return __libc_malloc(size);
+}
+void* calloc(std::size_t n, std::size_t size) {
+    harness::note_malloc();
+    return __libc_calloc(n, size);
+}
+void* realloc(void* p, std::size_t size) {
+    harness::note_malloc();
+    return __libc_realloc(p, size);
+}
+void free(void* p) { __libc_free(p); }
+void* memalign(std::size_t align, std::size_t size) {
+    harness::note_malloc();
+    return __libc_memalign(align, size);
+}
+void* aligned_alloc(std::size_t align, std::size_t size) {
+    harness::note_malloc();
+    return __libc_memalign(align, size);
+}
+int posix_memalign(void** out, std::size_t align, std::size_t size) {
+    if (align < sizeof(void*) || (align & (align - 1)) != 0) {
+        return EINVAL;
+    }
+    harness::note_malloc();
+    void* p = __libc_memalign(align, size);
+    if (p == nullptr) {
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+}
+bool harness::CountMallocs::supported() { return true; }
+#else
+bool harness::CountMallocs::supported() { return false; }
+#endif
 
 int harness_peer_main(int argc, char** argv);  // the peers' modes (peers.cpp)
 

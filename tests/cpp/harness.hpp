@@ -67,6 +67,22 @@ public:
     AllocationStats stats() const;
 };
 
+/// Counts this thread's calls to malloc, calloc, realloc and the aligned
+/// allocators while it lives: what the C++ library (operator new) and the
+/// library's Rust code (its global allocator) both allocate through.
+/// Counted with a malloc of this program's that forwards to glibc's, or,
+/// under AddressSanitizer (whose allocator is the malloc), with its
+/// allocation hook.
+class CountMallocs {
+public:
+    CountMallocs();
+    ~CountMallocs();
+    /// Allocations so far.
+    size_t count() const;
+    /// Whether this build can count them (glibc, or AddressSanitizer).
+    static bool supported();
+};
+
 std::string hex(const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> unhex(const std::string& text);
 

@@ -64,8 +64,11 @@ struct Processed {
     uint32_t block;
     double sum;
     bool had_audio;
+    /// What the plugin's serving thread had allocated when it handled this
+    /// request (malloc and operator new, since it began serving).
+    uint64_t allocations;
 };
-IPC_MESSAGE(Processed, 201, block, sum, had_audio);
+IPC_MESSAGE(Processed, 201, block, sum, had_audio, allocations);
 
 }  // namespace proto
 

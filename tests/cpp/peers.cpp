@@ -55,11 +55,15 @@ int plugin() {
     });
     ipc::RtServer rt = p.take_rt();
     std::thread audio([&rt] {
-        rt.serve<proto::Process>([](const proto::Process& req, ipc::Audio* audio) {
+        // Every allocation of the serving loop counts (waiting, decoding,
+        // the handler, encoding the reply): the host checks the count
+        // stays put from one call to the next.
+        harness::CountMallocs allocations;
+        rt.serve<proto::Process>([&allocations](const proto::Process& req, ipc::Audio* audio) {
             if (req.gain < 0) {
                 throw std::runtime_error("a negative gain");
             }
-            proto::Processed out{req.block, 0.0, audio != nullptr};
+            proto::Processed out{req.block, 0.0, audio != nullptr, allocations.count()};
             if (audio != nullptr) {
                 for (size_t c = 0; c < audio->outputs(); ++c) {
                     auto in = audio->input(c);

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -267,6 +268,37 @@ TEST_CASE(layer3_real_time_calls_with_shared_audio) {
         CHECK_EQ(count.stats().count, size_t{0});
     }
     CHECK_EQ(r, IPC_OK);
+    // No allocation on either side, C++ or Rust, from one call to the next:
+    // the host counts its thread's mallocs, the plugin its serving
+    // thread's (each reply says how many it had made so far).
+    CHECK(harness::CountMallocs::supported());
+    {
+        // The counters count: here, and in the plugin, where attaching the
+        // buffers (on its serving thread) allocated.
+        harness::CountMallocs count;
+        void* volatile p = std::malloc(16);
+        std::free(p);
+        int* volatile q = new int(1);
+        delete q;
+        CHECK(count.count() >= 2);
+        CHECK(out.allocations > first.allocations);
+    }
+    {
+        const uint64_t plugin_before = out.allocations;
+        proto::Processed again{};
+        size_t host_mallocs = 0;
+        {
+            harness::CountMallocs count;
+            for (uint32_t block = 100; block < 200 && r == IPC_OK; ++block) {
+                r = rt.call(std::nothrow, proto::Process{0.5f, block}, again, never);
+            }
+            host_mallocs = count.count();
+        }
+        CHECK_EQ(r, IPC_OK);
+        CHECK_EQ(again.block, uint32_t{199});
+        CHECK_EQ(host_mallocs, size_t{0});
+        CHECK_EQ(again.allocations, plugin_before);
+    }
     CHECK_EQ(out.block, uint32_t{1});
     CHECK(out.had_audio);
     CHECK(out.sum > expected - 1e-3 && out.sum < expected + 1e-3);

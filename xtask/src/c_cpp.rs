@@ -7,9 +7,15 @@
 //! static, under AddressSanitizer and UndefinedBehaviorSanitizer) and with
 //! pkg-config; builds the C++ tests (`tests/cpp`) into `target/cpp-tests`,
 //! where the workspace tests of the next step run them too, and runs them
-//! with ctest; last, runs the example with peers of other kinds: a 32-bit
-//! build driven by the 64-bit one, the Windows build under Wine, and a
-//! Winelib build driven by the Linux one. Every check the programs print
+//! with ctest; builds the C++ demo host and plugin (`examples/cpp`) under
+//! the sanitizers and runs them against each other and against the Rust
+//! demo both ways, after comparing their messages' bytes with the Rust
+//! ones; builds the C++ host of ipc-latency's `ffi_*` rows
+//! (`benches/cpp`) against a release installation, into
+//! `target/ffi-bench`, where those rows (and `bench-smoke`) find it; last,
+//! runs the C example and the C++ demo with peers of other kinds: 32-bit
+//! builds driven by the 64-bit ones, the Windows builds under Wine, and
+//! Winelib builds driven by the Linux ones. Every check the programs print
 //! counts as a test.
 
 use crate::ci::Step;
@@ -36,6 +42,24 @@ const PACKAGE_CHECK: &str = "ffi/tests/c/package";
 const CPP_TESTS: &str = "tests/cpp";
 const WIRE_VECTORS: &str = "ipc-wire-vectors";
 const MINGW_TOOLCHAIN: &str = "ffi/cmake/toolchains/mingw-w64-x86_64.cmake";
+/// The C++ demo host and plugin, and the sources the Winelib plugin is
+/// built from.
+const CPP_DEMO: &str = "examples/cpp";
+const CPP_DEMO_PLUGIN_SOURCE: &str = "examples/cpp/demo_plugin.cpp";
+/// MinGW's toolchain with the C++ compiler that has std::thread.
+const MINGW_POSIX_TOOLCHAIN: &str = "examples/cpp/mingw-w64-x86_64-posix.cmake";
+const MINGW_POSIX_CXX: &str = "x86_64-w64-mingw32-g++-posix";
+/// The C++ host of ipc-latency's `ffi_*` rows, and where they look for it
+/// (under the target directory; see benches/src/bin/ipc-latency/ffi.rs).
+const FFI_BENCH: &str = "benches/cpp";
+const FFI_BENCH_DIR: &str = "ffi-bench";
+/// What the C++ programs are compiled with besides (and the sanitizers for
+/// the 64-bit Linux ones): optimised a little, which keeps them quick to
+/// build and their state checks quick to run.
+const CPP_FLAGS: &str = "-O1 -g";
+/// The Rust demo's unpaced periods when it drives the C++ plugin (its
+/// default, 20000, is for the latency table).
+const RUST_DEMO_UNPACED: &str = "2000";
 /// Each program runs for about a second; this is only the safety net.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -77,23 +101,45 @@ pub(crate) fn run(step: &mut Step) {
     }
     pkg_config(step, &dir, &host);
     cpp_tests(step, &host);
+    let demo = cpp_demo(step, &dir, &host);
+    ffi_bench(step);
 
-    // Peers of other kinds, driven by the host's example.
+    // Peers of other kinds, driven by the host's example and demo host.
     let host_example = shared.as_ref().map(|b| b.example.clone());
+    let demo_host = demo.as_ref().map(|d| d.host.clone());
     if let Some(prefix) = &i686 {
         i686_pair(step, &dir, prefix, host_example.as_deref());
+        i686_cpp_plugin(step, &dir, prefix, demo_host.as_deref());
     }
     windows(step, &dir);
-    winelib(step, &dir, &host, host_example.as_deref());
+    winelib(
+        step,
+        &dir,
+        &host,
+        host_example.as_deref(),
+        demo_host.as_deref(),
+    );
 }
 
 /// Builds ipc-ffi for `target` and installs it under `dir`.
 fn install_into(step: &mut Step, dir: &Path, target: Option<&str>) -> Option<PathBuf> {
-    let ctx = step.ctx;
     let prefix = dir.join(target.unwrap_or("host")).join("prefix");
+    install_at(step, &prefix, target, false)
+}
+
+/// Builds ipc-ffi for `target` (`release` or not) and installs it into
+/// `prefix`.
+fn install_at(
+    step: &mut Step,
+    prefix: &Path,
+    target: Option<&str>,
+    release: bool,
+) -> Option<PathBuf> {
+    let ctx = step.ctx;
+    let prefix = prefix.to_path_buf();
     let opts = Options {
         prefix: prefix.clone(),
-        release: false,
+        release,
         target: target.map(str::to_owned),
     };
     // A failed build is counted by `step.run` already: count it once.
@@ -227,14 +273,29 @@ struct Built {
 
 /// Configures and builds the CMake project `src` in `build`.
 fn cmake(step: &mut Step, src: &Path, build: &Path, defs: &[String]) -> bool {
+    cmake_targets(step, src, build, defs, &[])
+}
+
+/// Configures the CMake project `src` in `build` and builds `targets` of
+/// it (all if none).
+fn cmake_targets(
+    step: &mut Step,
+    src: &Path,
+    build: &Path,
+    defs: &[String],
+    targets: &[&str],
+) -> bool {
     let configure = Cmd::new("cmake")
         .arg("-S")
         .arg(s(src))
         .arg("-B")
         .arg(s(build))
         .args(defs.iter().cloned());
-    step.run(&configure)
-        && step.run(&Cmd::new("cmake").args(["--build", &s(build), "--parallel", "2"]))
+    let mut make = Cmd::new("cmake").args(["--build", &s(build), "--parallel", "2"]);
+    if !targets.is_empty() {
+        make = make.arg("--target").args(targets.iter().copied());
+    }
+    step.run(&configure) && step.run(&make)
 }
 
 /// Builds the example and the NULL-argument test in `dir`.
@@ -386,12 +447,39 @@ fn windows(step: &mut Step, dir: &Path) {
     if let Some(built) = build(step, &dir.join(WINDOWS).join("build-static"), &defs(true)) {
         step.run(&wine(&built.example));
     }
+
+    // The C++ demo host and plugin, both Windows programs (ipc.dll), the
+    // host starting the plugin next to it.
+    if !on_path(MINGW_POSIX_CXX) {
+        step.missing(&format!(
+            "{MINGW_POSIX_CXX} not found (Debian: g++-mingw-w64-x86-64; run `cargo xtask setup`): no Windows C++ demo"
+        ));
+        return;
+    }
+    let demo = dir.join(WINDOWS).join("cpp-demo");
+    let demo_defs = [
+        format!(
+            "-DCMAKE_TOOLCHAIN_FILE={}",
+            s(&ctx.root.join(MINGW_POSIX_TOOLCHAIN))
+        ),
+        format!("-DCMAKE_PREFIX_PATH={}", s(&prefix)),
+        format!("-DCMAKE_CXX_FLAGS={CPP_FLAGS}"),
+    ];
+    if cmake(step, &ctx.root.join(CPP_DEMO), &demo, &demo_defs) {
+        step.run(&wine(&demo.join("ipc_demo_host.exe")));
+    }
 }
 
 /// Winelib, as LMMS builds its RemoteVstPlugin: the example built with
 /// winegcc as a Winelib program linking the Linux libipc.so, run under Wine
 /// as the peer of the Linux example.
-fn winelib(step: &mut Step, dir: &Path, prefix: &Path, host_example: Option<&Path>) {
+fn winelib(
+    step: &mut Step,
+    dir: &Path,
+    prefix: &Path,
+    host_example: Option<&Path>,
+    demo_host: Option<&Path>,
+) {
     let ctx = step.ctx;
     if !on_path("winegcc") {
         step.missing("winegcc not found (Debian: wine64-tools; run `cargo xtask setup`)");
@@ -431,4 +519,150 @@ fn winelib(step: &mut Step, dir: &Path, prefix: &Path, host_example: Option<&Pat
         .env("WINEDEBUG", "-all")
         .timeout(RUN_TIMEOUT);
     step.run(&cmd);
+
+    // The C++ demo plugin as a Winelib program (as LMMS builds
+    // RemoteVstPlugin), driven by the Linux C++ demo host.
+    let Some(demo_host) = demo_host else {
+        step.fail("no Linux C++ demo host to drive the Winelib plugin (its build failed)");
+        return;
+    };
+    let plugin = out.join("ipc_demo_plugin");
+    let compile = Cmd::new("wineg++")
+        .args(["-m64", "-std=c++17"])
+        .args(CPP_FLAGS.split_whitespace())
+        .args(WARNINGS)
+        .arg(format!("-I{}", s(&prefix.join("include"))))
+        .arg(s(&ctx.root.join(CPP_DEMO_PLUGIN_SOURCE)))
+        .args(["-o", &s(&plugin)])
+        .arg(format!("-L{}", s(&lib)))
+        .args(["-lipc", "-lpthread"]);
+    if !step.run(&compile) {
+        return;
+    }
+    let cmd = sanitized(demo_host)
+        .args(["--plugin", WINE])
+        .arg(format!("{}.exe.so", s(&plugin)))
+        .env("LD_LIBRARY_PATH", s(&lib))
+        .env("WINEDEBUG", "-all");
+    step.run(&cmd);
+}
+
+/// The C++ demo host and plugin, built.
+#[derive(Debug)]
+struct Demo {
+    host: PathBuf,
+    plugin: PathBuf,
+}
+
+/// A sanitized program's command: any report fails it (the programs are
+/// built with `-fno-sanitize-recover=all`); its children inherit this.
+fn sanitized(program: &Path) -> Cmd {
+    Cmd::new(s(program))
+        .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        .timeout(RUN_TIMEOUT)
+}
+
+/// The C++ demo (`examples/cpp`) against the installed package, under
+/// AddressSanitizer and UndefinedBehaviorSanitizer: its messages compared
+/// byte for byte with the Rust demo's (`demo wire`), then the C++ host with
+/// the C++ plugin, the C++ host with the Rust plugin, and the Rust host with
+/// the C++ plugin.
+fn cpp_demo(step: &mut Step, dir: &Path, prefix: &Path) -> Option<Demo> {
+    let ctx = step.ctx;
+    let build = dir.join("cpp-demo");
+    let defs = [
+        format!("-DCMAKE_PREFIX_PATH={}", s(prefix)),
+        "-DCMAKE_BUILD_TYPE=Debug".to_owned(),
+        format!("-DCMAKE_CXX_FLAGS={CPP_FLAGS} {SANITIZERS}"),
+    ];
+    if !cmake(step, &ctx.root.join(CPP_DEMO), &build, &defs) {
+        return None;
+    }
+    let demo = Demo {
+        host: build.join("ipc_demo_host"),
+        plugin: build.join("ipc_demo_plugin"),
+    };
+    // The Rust demo, in the profile the workspace tests build it in.
+    if !step.run(&Cmd::cargo().args(["build", "-p", "ipc-link", "--example", "demo"])) {
+        return Some(demo);
+    }
+    let rust = ctx
+        .target
+        .join("debug")
+        .join("examples")
+        .join(format!("demo{}", std::env::consts::EXE_SUFFIX));
+    let wire = build.join("demo-wire.txt");
+    match Cmd::new(s(&rust)).arg("wire").probe(&ctx.root) {
+        Some(lines) => match fs::write(&wire, lines) {
+            Ok(()) => {
+                step.run(&sanitized(&demo.host).arg("--wire").arg(s(&wire)));
+            }
+            Err(e) => step.fail(&format!("cannot write {}: {e}", wire.display())),
+        },
+        None => step.fail(&format!("`{} wire` failed", rust.display())),
+    }
+    step.run(&sanitized(&demo.host).args(["--plugin", &s(&demo.plugin)]));
+    step.run(&sanitized(&demo.host).args(["--plugin", &s(&rust), "plugin"]));
+    // The Rust demo prints its own report and fails if a step did: one test.
+    let rust_host =
+        sanitized(&rust).args(["--plugin", &s(&demo.plugin), "--unpaced", RUST_DEMO_UNPACED]);
+    if step.run(&rust_host) {
+        step.passed();
+    }
+    Some(demo)
+}
+
+/// The C++ host of ipc-latency's `ffi_*` rows (`benches/cpp`), linked with
+/// a release build of the static library (the rows compare it with Rust
+/// code built in release), into `target/ffi-bench`, where the rows look.
+fn ffi_bench(step: &mut Step) {
+    let ctx = step.ctx;
+    let out = ctx.target.join(FFI_BENCH_DIR);
+    let Some(prefix) = install_at(step, &out.join("prefix"), None, true) else {
+        return;
+    };
+    let defs = [
+        format!("-DCMAKE_PREFIX_PATH={}", s(&prefix)),
+        "-DCMAKE_BUILD_TYPE=Release".to_owned(),
+    ];
+    cmake(step, &ctx.root.join(FFI_BENCH), &out, &defs);
+}
+
+/// 32-bit: the C++ demo plugin built for i686, driven by the 64-bit C++
+/// demo host.
+fn i686_cpp_plugin(step: &mut Step, dir: &Path, prefix: &Path, demo_host: Option<&Path>) {
+    let ctx = step.ctx;
+    // g++-multilib: the 32-bit C++ library.
+    let lib = Cmd::new("c++")
+        .args(["-m32", "-print-file-name=libstdc++.so"])
+        .probe(&ctx.root);
+    if !lib.is_some_and(|p| Path::new(p.trim()).is_absolute()) {
+        step.missing(
+            "no 32-bit C++ library (`c++ -m32` cannot find libstdc++; Debian: g++-multilib)",
+        );
+        return;
+    }
+    let build = dir.join(I686).join("cpp-demo");
+    let defs = [
+        format!("-DCMAKE_PREFIX_PATH={}", s(prefix)),
+        format!("-DCMAKE_CXX_FLAGS=-m32 {CPP_FLAGS}"),
+    ];
+    // The plugin only: the 64-bit host drives it.
+    if !cmake_targets(
+        step,
+        &ctx.root.join(CPP_DEMO),
+        &build,
+        &defs,
+        &["ipc_demo_plugin"],
+    ) {
+        return;
+    }
+    match demo_host {
+        Some(host) => {
+            let plugin = build.join("ipc_demo_plugin");
+            step.run(&sanitized(host).args(["--plugin", &s(&plugin)]));
+        }
+        None => step.fail("no 64-bit C++ demo host to drive the 32-bit plugin (its build failed)"),
+    }
 }

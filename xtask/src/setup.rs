@@ -12,11 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Debian packages: Wine and the MinGW linker (Windows tests), 32-bit C
 /// libraries (i686 tests), strace (debugging hung tests), a C++ compiler,
 /// CMake and pkg-config (the C and C++ programs against the installed
-/// libipc), winegcc/wineg++ (the Winelib peer).
+/// libipc), winegcc/wineg++ (the Winelib peer), MinGW's C++ compiler and
+/// the 32-bit C++ library (the C++ demo for Windows and i686).
 const APT_PACKAGES: &[&str] = &[
     "wine64",
     "gcc-mingw-w64-x86-64",
+    "g++-mingw-w64-x86-64",
     "gcc-multilib",
+    "g++-multilib",
     "strace",
     "g++",
     "cmake",

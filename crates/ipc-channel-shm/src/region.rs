@@ -34,6 +34,8 @@ struct Inner {
     memory: Memory,
     connection: Option<String>,
     data_len: usize,
+    /// Mapped read-only (by [`Region::open_read_only`]).
+    read_only: bool,
 }
 
 // SAFETY: the region only hands out raw pointers, whose use the caller
@@ -120,6 +122,7 @@ impl Region {
                 memory,
                 connection: Some(connection),
                 data_len: len,
+                read_only: false,
             }),
         })
     }
@@ -134,7 +137,22 @@ impl Region {
         if !sys::is_connection_string(connection) {
             return Err(Error::InvalidArgument("not a region connection string"));
         }
-        Self::open_in::<sys::Os>(connection, Memory::Os)
+        Self::open_in::<sys::Os>(connection, Memory::Os, false)
+    }
+
+    /// Opens a region by its connection string for reading only: the
+    /// mapping is read-only (a write through [`as_ptr`](Region::as_ptr)
+    /// faults), and the region is not claimed, so the creator can also hand
+    /// it to a read-write opener. For data one side publishes and the other
+    /// only reads (LMMS's tempo and position block).
+    ///
+    /// # Errors
+    /// As for [`open`](Region::open), without [`Error::AlreadyClaimed`].
+    pub fn open_read_only(connection: &str) -> Result<Region, Error> {
+        if !sys::is_connection_string(connection) {
+            return Err(Error::InvalidArgument("not a region connection string"));
+        }
+        Self::open_in::<sys::Os>(connection, Memory::Os, true)
     }
 
     /// Opens a region made by [`create_in_process_named`](Region::create_in_process_named).
@@ -145,14 +163,19 @@ impl Region {
         if !sys::is_name(connection) {
             return Err(Error::InvalidArgument("not a region connection string"));
         }
-        Self::open_in::<local::Local>(connection, Memory::Local)
+        Self::open_in::<local::Local>(connection, Memory::Local, false)
     }
 
     fn open_in<B: Backend>(
         connection: &str,
         wrap: impl FnOnce(B::Memory) -> Memory,
+        read_only: bool,
     ) -> Result<Region, Error> {
-        let (memory, _name) = B::Memory::open(connection)?;
+        let (memory, _name) = if read_only {
+            B::Memory::open_read_only(connection)?
+        } else {
+            B::Memory::open(connection)?
+        };
         let memory = wrap(memory);
         if memory.len() < HEADER {
             return Err(Error::Corrupted("region smaller than its header"));
@@ -177,15 +200,20 @@ impl Region {
         {
             return Err(Error::Corrupted("region size out of range"));
         }
-        h.attached
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
-            .map_err(|_| Error::AlreadyClaimed)?;
+        // A read-only mapping cannot claim (it cannot write), nor harm the
+        // region: any number of readers may look.
+        if !read_only {
+            h.attached
+                .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+                .map_err(|_| Error::AlreadyClaimed)?;
+        }
         lock(&memory, data_len as usize);
         Ok(Region {
             inner: Arc::new(Inner {
                 memory,
                 connection: Some(connection.to_owned()),
                 data_len: data_len as usize,
+                read_only,
             }),
         })
     }
@@ -203,6 +231,7 @@ impl Region {
                 memory: Memory::Local(memory),
                 connection: None,
                 data_len: len,
+                read_only: false,
             }),
         })
     }
@@ -232,8 +261,14 @@ impl Region {
         false
     }
 
+    /// Whether this mapping is read-only ([`open_read_only`](Region::open_read_only)).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
+    }
+
     /// The first data byte, aligned to 128 bytes. Valid for [`len`](Region::len)
-    /// bytes for as long as any clone of this `Region` lives.
+    /// bytes for as long as any clone of this `Region` lives; only for
+    /// reading if the region [`is_read_only`](Region::is_read_only).
     pub fn as_ptr(&self) -> *mut u8 {
         // SAFETY: the header is HEADER bytes long and the mapping holds
         // HEADER + data_len bytes.

@@ -60,3 +60,47 @@ fn a_region_with_a_bad_header_is_refused() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn a_read_only_opening_sees_the_writes_and_claims_nothing() {
+    let a = Region::create(4096).unwrap();
+    let name = a.connection_string().unwrap().to_owned();
+    let reader = Region::open_read_only(&name).unwrap();
+    assert!(reader.is_read_only());
+    assert!(!a.is_read_only());
+    assert_eq!(reader.len(), 4096);
+    // SAFETY: both pointers cover 4096 bytes of the same live mapping; this
+    // thread only writes through the creator's and reads through the other.
+    unsafe {
+        a.as_ptr().add(100).write_volatile(0x33);
+        assert_eq!(reader.as_ptr().add(100).read_volatile(), 0x33);
+    }
+    // The mapping really is read-only: the kernel lists it without `w`.
+    #[cfg(target_os = "linux")]
+    {
+        let at = reader.as_ptr() as usize & !4095;
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps
+            .lines()
+            .find(|l| {
+                let (start, end) = l.split_once(' ').unwrap().0.split_once('-').unwrap();
+                let start = usize::from_str_radix(start, 16).unwrap();
+                let end = usize::from_str_radix(end, 16).unwrap();
+                (start..end).contains(&at)
+            })
+            .expect("the mapping is listed");
+        assert!(line.split(' ').nth(1).unwrap().starts_with("r-"), "{line}");
+    }
+    // Nothing was claimed: one read-write opener still may (not on macOS,
+    // whose opener removes the name).
+    #[cfg(not(target_os = "macos"))]
+    {
+        let writer = Region::open(&name).unwrap();
+        assert!(!writer.is_read_only());
+        assert!(matches!(Region::open(&name), Err(Error::AlreadyClaimed)));
+    }
+    assert!(matches!(
+        Region::open_read_only("not-a-region"),
+        Err(Error::InvalidArgument(_))
+    ));
+}

@@ -154,8 +154,13 @@ impl Host {
         // The plugin has attached: watch it from here, not from whichever
         // thread sleeps first (possibly the audio thread).
         segment.watch_peer();
-        let main = match MainLink::start(main_w, main_r, config.limits, config.send_timeout, setup)
-        {
+        let main = match MainLink::start(
+            (main_w, (segment.clone(), 0)),
+            main_r,
+            config.limits,
+            config.send_timeout,
+            setup,
+        ) {
             Ok(m) => m,
             Err(e) => return stop(&mut child, e),
         };

@@ -118,7 +118,7 @@ impl Plugin {
         let stop: StopSlot = Arc::new((Mutex::new(None), Condvar::new()));
         let (on_quit, on_gone, rt_segment) = (stop.clone(), stop.clone(), segment.clone());
         let main = MainLink::start(
-            main_w,
+            (main_w, (segment.clone(), 1)),
             main_r,
             config.limits,
             config.send_timeout,
@@ -196,9 +196,11 @@ fn close_rt(segment: &Segment) {
 
 impl Drop for Plugin {
     fn drop(&mut self) {
-        self.main.close();
+        // The channels first: a send blocked on a host that does not read
+        // holds the main link's writer; closing wakes it with `Closed`.
         let _ = self.segment.close(0);
         let _ = self.segment.close(1);
         close_rt(&self.segment);
+        self.main.close();
     }
 }

@@ -5,7 +5,8 @@
 //! page fault, where decoding into a fresh `Vec` pays both.
 //!
 //! With this crate's decoder the bytes come in chunks straight from the
-//! ring (or from a stream's read-ahead) into the buffer; with any other
+//! ring into the buffer, also when the message streams through a ring
+//! smaller than it (a socket's come through the read-ahead); with any other
 //! serde deserializer [`BytesInto`] works too, through `deserialize_byte_buf`.
 
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};

@@ -261,17 +261,56 @@ const FIRST_RESERVATION: usize = 64 * 1024;
 /// than the payload still holds, so the stream is never read past it.
 const READ_AHEAD: usize = 16 * 1024;
 
+/// A stream a payload is read from. A ring can also lend its bytes where
+/// they lie, so that a byte string decoded with
+/// [`BytesInto`](crate::BytesInto) is copied once, not through the
+/// read-ahead.
+pub(crate) trait Stream: io::Read {
+    /// Whether [`lend`](Stream::lend) works.
+    fn can_lend(&self) -> bool {
+        false
+    }
+
+    /// At least one and at most `max` next bytes, in place (waiting for
+    /// them), not consumed until [`give_back`](Stream::give_back).
+    fn lend(&mut self, max: usize) -> io::Result<&[u8]> {
+        let _ = max;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Consumes the `n` bytes the last [`lend`](Stream::lend) lent.
+    fn give_back(&mut self, n: usize) -> io::Result<()> {
+        let _ = n;
+        Ok(())
+    }
+}
+
+/// Any `io::Read` (a socket, a pipe): nothing to lend.
+pub(crate) struct Plain<R>(pub(crate) R);
+
+impl<R: io::Read> io::Read for Plain<R> {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: io::Read> Stream for Plain<R> {}
+
 /// A payload of known length read from a stream.
 pub(crate) struct ReadSource<R> {
     inner: R,
-    /// Payload bytes not yet read from `inner`.
+    /// Payload bytes not yet read from `inner` (lent ones counted as read).
     unread: usize,
     /// Read ahead: `buf[pos..]` are the next payload bytes.
     buf: Vec<u8>,
     pos: usize,
+    /// Bytes lent by `inner` and not yet given back (the read-ahead is
+    /// empty while there are any).
+    lent: usize,
 }
 
-impl<R: io::Read> ReadSource<R> {
+impl<R: Stream> ReadSource<R> {
     #[inline]
     pub(crate) fn new(inner: R, len: usize) -> Self {
         ReadSource {
@@ -279,12 +318,24 @@ impl<R: io::Read> ReadSource<R> {
             unread: len,
             buf: Vec::new(),
             pos: 0,
+            lent: 0,
         }
+    }
+
+    /// Gives back what the stream lent, before anything else is read.
+    #[inline]
+    fn settle(&mut self) -> io::Result<()> {
+        if self.lent > 0 {
+            let n = std::mem::take(&mut self.lent);
+            self.inner.give_back(n)?;
+        }
+        Ok(())
     }
 
     /// Reads and drops whatever the decoder left of the payload, so that the
     /// stream stands at the next envelope.
     pub(crate) fn drain(&mut self) -> io::Result<()> {
+        self.settle()?;
         self.buf.clear();
         self.pos = 0;
         let mut scratch = [0u8; 256];
@@ -306,6 +357,7 @@ impl<R: io::Read> ReadSource<R> {
     #[cold]
     fn fill(&mut self) -> Result<(), DeError> {
         debug_assert!(self.buffered().is_empty());
+        self.settle().map_err(DeError::io)?;
         if self.unread == 0 {
             return Err(DeError::truncated(1, 0));
         }
@@ -329,7 +381,7 @@ impl<R: io::Read> ReadSource<R> {
     }
 }
 
-impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
+impl<'de, R: Stream> Source<'de> for ReadSource<R> {
     #[inline]
     fn remaining(&self) -> usize {
         self.unread + self.buffered().len()
@@ -358,10 +410,19 @@ impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
         self.buffered().first_chunk().copied()
     }
 
-    /// From the read-ahead: a stream's bytes are copied once more, in
-    /// pieces that stay in the cache.
+    /// Lent by the stream where it can (a ring: no copy), else from the
+    /// read-ahead (copied once more, in pieces that stay in the cache).
     fn chunk(&mut self, max: usize) -> Result<&[u8], DeError> {
         if self.pos == self.buf.len() {
+            self.settle().map_err(DeError::io)?;
+            let want = max.min(self.unread);
+            if want > 0 && self.inner.can_lend() {
+                let lent = self.inner.lend(want).map_err(DeError::io)?;
+                let n = lent.len().min(want);
+                self.unread -= n;
+                self.lent = n;
+                return Ok(&lent[..n]);
+            }
             self.fill()?;
         }
         let n = max.min(self.buf.len() - self.pos);
@@ -389,6 +450,7 @@ impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
         self.pos = self.buf.len();
         if buf.len() >= READ_AHEAD {
             // Large: straight from the stream, no second copy.
+            self.settle().map_err(DeError::io)?;
             self.inner.read_exact(buf).map_err(DeError::io)?;
             self.unread -= buf.len();
             return Ok(());
@@ -429,6 +491,7 @@ impl<'de, R: io::Read> Source<'de> for ReadSource<R> {
     #[inline]
     fn skip(&mut self, mut len: usize) -> Result<(), DeError> {
         self.ensure(len)?;
+        self.settle().map_err(DeError::io)?;
         let n = len.min(self.buffered().len());
         self.pos += n;
         len -= n;

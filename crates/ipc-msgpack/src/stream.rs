@@ -4,7 +4,7 @@
 //! [`recv`]. Timeouts are the stream's own (a socket's read timeout, say).
 
 use crate::envelope::{Flags, Header, HEADER_LEN};
-use crate::source::ReadSource;
+use crate::source::{Plain, ReadSource};
 use crate::{decode_from, finish, Error, Limits, Message};
 use serde::de::{DeserializeOwned, DeserializeSeed};
 use std::io::{self, Read};
@@ -67,7 +67,7 @@ pub fn recv_payload_seed<S, V, R: io::Read>(
 where
     S: for<'de> DeserializeSeed<'de, Value = V>,
 {
-    let mut src = ReadSource::new(input, header.len as usize);
+    let mut src = ReadSource::new(Plain(input), header.len as usize);
     let result = decode_from(&mut src, seed, header.id, limits);
     finish(result, || src.drain())
 }

@@ -916,9 +916,11 @@ fn a_reply_that_stops_partway_times_out_the_call() {
     let t = Duration::from_millis(100);
     let (rt, r) = rt_call(rt, 1, t);
     assert!(matches!(r, Err(LinkError::Timeout(Waited::Reply))), "{r:?}");
-    // The rest never comes: the next calls time out too, each in time.
+    // The rest never comes. The reply ring is left inside a message, which
+    // nothing can follow: it was closed, and the next call says so at once
+    // instead of reading the middle of the message as a reply.
     let (_, r) = rt_call(rt, 2, t);
-    assert!(matches!(r, Err(LinkError::Timeout(Waited::Reply))), "{r:?}");
+    assert!(matches!(r, Err(LinkError::Closed)), "{r:?}");
 }
 
 #[test]
@@ -928,8 +930,9 @@ fn a_reply_claiming_four_gigabytes_times_out_the_call() {
     let t = Duration::from_millis(100);
     let (rt, r) = rt_call(rt, 1, t);
     assert!(matches!(r, Err(LinkError::Timeout(Waited::Reply))), "{r:?}");
+    // Skipping the claimed bytes timed out inside the message: closed.
     let (_, r) = rt_call(rt, 2, t);
-    assert!(matches!(r, Err(LinkError::Timeout(Waited::Reply))), "{r:?}");
+    assert!(matches!(r, Err(LinkError::Closed)), "{r:?}");
 }
 
 #[test]
@@ -1045,4 +1048,71 @@ fn a_plugin_that_never_reads_its_answers_cannot_hold_the_shutdown() {
     });
     // It never read the Quit either: killed.
     assert!(matches!(ended, Ok(ipc_link::Ended::Killed(_))), "{ended:?}");
+}
+
+/// The state letter of thread `tid` of this process (`S` while it sleeps).
+#[cfg(target_os = "linux")]
+fn thread_state(tid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // The state follows the command name, which is in parentheses.
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
+/// `MainLink::close` returns at once even while a send waits on a ring the
+/// plugin stopped reading (it holds the link's writer for up to the send
+/// timeout): the channel is closed first, which wakes the send with
+/// `Closed`.
+#[cfg(target_os = "linux")]
+#[test]
+fn closing_the_main_link_does_not_wait_for_a_blocked_send() {
+    fatal_panics();
+    let send = Duration::from_secs(30);
+    let config = LinkConfig {
+        main_capacity: 4096,
+        send_timeout: send,
+        ..config()
+    };
+    let (command, output) = peer("block-handler");
+    let host = Host::spawn(command, &config, |_| Ok(()))
+        .unwrap_or_else(|e| panic!("start the peer: {e}; it said {:#?}", output.lines()));
+    let link = host.main_link().clone();
+    // The handler never returns, so nothing is read after this request.
+    let l = link.clone();
+    let t = Duration::from_millis(20);
+    let _ = bounded("MainLink::request_timeout", t, move || {
+        l.request_timeout::<_, Pong>(&Ping(0), t)
+    });
+    // Fill the ring without waiting.
+    let mut i = 0;
+    while link.try_send(&Tick(i)).is_ok() {
+        i += 1;
+        assert!(i < 10_000, "4096 bytes of ring never filled up");
+    }
+    // A send that must wait; the test goes on once its thread sleeps.
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let l = link.clone();
+    let sender = thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        let _ = tid_tx.send(unsafe { libc::gettid() });
+        let start = Instant::now();
+        (l.send(&Tick(u64::MAX)), start.elapsed())
+    });
+    let tid = tid_rx.recv().expect("the sender's thread id");
+    let start = Instant::now();
+    while thread_state(tid) != Some('S') {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the send never went to sleep"
+        );
+        thread::yield_now();
+    }
+    // Bounded: it fails if close takes longer than SLACK (the old close
+    // waited for the send's 30 s).
+    bounded("MainLink::close", Duration::ZERO, move || link.close());
+    let (sent, waited) = sender.join().expect("the sender");
+    assert!(matches!(sent, Err(LinkError::Closed)), "{sent:?}");
+    assert!(
+        waited < send,
+        "the send waited {waited:?}: its full timeout"
+    );
 }

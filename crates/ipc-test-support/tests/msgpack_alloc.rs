@@ -194,7 +194,8 @@ fn a_claimed_length_reserves_nothing_before_its_bytes_arrive() {
 
 /// A big state decoded with `BytesInto` into a buffer kept from the last
 /// one allocates nothing when it lies in the ring, and only the 16 KiB
-/// read-ahead when it streams through a smaller ring: never its own size.
+/// read-ahead (for the value's header) when it streams through a smaller
+/// ring, whose bytes it then lends: never anything of the state's size.
 #[test]
 fn a_state_decoded_into_a_kept_buffer_allocates_nothing_of_its_size() {
     use ipc_msgpack::BytesInto;

@@ -3,7 +3,7 @@
 //! pointers with user data, sends, requests with reply callbacks, blocking
 //! requests, replies).
 //!
-//! [`host`] holds the host's and the plugin's functions, [`main_link`] the
+//! `host` holds the host's and the plugin's functions, `main_link` the
 //! main link's and a handler's.
 
 mod host;

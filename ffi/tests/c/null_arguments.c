@@ -35,7 +35,7 @@ static void freed(const char *call) {
     printf("ok %u - %s does nothing\n", passed + failed, call);
 }
 
-/* 85 functions, 171 calls. Without a pointer parameter to check:
+/* 94 functions, 187 calls. Without a pointer parameter to check:
  * ipc_result_str, ipc_free_nothing, ipc_promote_current_thread. */
 
 int main(void) {
@@ -72,6 +72,7 @@ int main(void) {
     expect_null_argument("ipc_writer_reserve(second_len_out = NULL)", ipc_writer_reserve(DUMMY(ipc_writer *), 0, 0, DUMMY(uint8_t **), DUMMY(size_t *), DUMMY(uint8_t **), NULL));
     expect_null_argument("ipc_writer_advance(writer = NULL)", ipc_writer_advance(NULL, 0));
     expect_null_argument("ipc_writer_close(writer = NULL)", ipc_writer_close(NULL));
+    expect_null_argument("ipc_reader_close(reader = NULL)", ipc_reader_close(NULL));
     expect_null_argument("ipc_reader_read(reader = NULL)", ipc_reader_read(NULL, DUMMY(uint8_t *), 0, 0, DUMMY(size_t *)));
     expect_null_argument("ipc_reader_read(buf = NULL)", ipc_reader_read(DUMMY(ipc_reader *), NULL, 0, 0, DUMMY(size_t *)));
     expect_null_argument("ipc_reader_read(read_out = NULL)", ipc_reader_read(DUMMY(ipc_reader *), DUMMY(uint8_t *), 0, 0, NULL));
@@ -190,6 +191,22 @@ int main(void) {
     expect_null_argument("ipc_decode_token(decoder = NULL)", ipc_decode_token(NULL, DUMMY(ipc_token *)));
     expect_null_argument("ipc_decode_token(token_out = NULL)", ipc_decode_token(DUMMY(ipc_decoder *), NULL));
     expect_null_argument("ipc_decode_skip(decoder = NULL)", ipc_decode_skip(NULL, 0));
+    expect_null_argument("ipc_region_create(region_out = NULL)", ipc_region_create(0, NULL));
+    expect_null_argument("ipc_region_open(connection = NULL)", ipc_region_open(NULL, DUMMY(ipc_region **)));
+    expect_null_argument("ipc_region_open(region_out = NULL)", ipc_region_open(DUMMY(const char *), NULL));
+    expect_null_argument("ipc_region_open_read_only(connection = NULL)", ipc_region_open_read_only(NULL, DUMMY(ipc_region **)));
+    expect_null_argument("ipc_region_open_read_only(region_out = NULL)", ipc_region_open_read_only(DUMMY(const char *), NULL));
+    ipc_region_free(NULL);
+    freed("ipc_region_free(NULL)");
+    expect_null_argument("ipc_region_data(region = NULL)", ipc_region_data(NULL, DUMMY(uint8_t **), DUMMY(size_t *)));
+    expect_null_argument("ipc_region_data(data_out = NULL)", ipc_region_data(DUMMY(const ipc_region *), NULL, DUMMY(size_t *)));
+    expect_null_argument("ipc_region_data(len_out = NULL)", ipc_region_data(DUMMY(const ipc_region *), DUMMY(uint8_t **), NULL));
+    expect_null_argument("ipc_region_is_read_only(region = NULL)", ipc_region_is_read_only(NULL, DUMMY(bool *)));
+    expect_null_argument("ipc_region_is_read_only(read_only_out = NULL)", ipc_region_is_read_only(DUMMY(const ipc_region *), NULL));
+    expect_null_argument("ipc_region_connection_string(region = NULL)", ipc_region_connection_string(NULL, DUMMY(char *), 0, DUMMY(size_t *)));
+    expect_null_argument("ipc_region_connection_string(buf = NULL)", ipc_region_connection_string(DUMMY(const ipc_region *), NULL, 0, DUMMY(size_t *)));
+    expect_null_argument("ipc_region_connection_string(len_out = NULL)", ipc_region_connection_string(DUMMY(const ipc_region *), DUMMY(char *), 0, NULL));
+    expect_null_argument("ipc_region_withdraw(region = NULL)", ipc_region_withdraw(NULL));
     ipc_rt_caller_free(NULL);
     freed("ipc_rt_caller_free(NULL)");
     expect_null_argument("ipc_rt_caller_call(caller = NULL)", ipc_rt_caller_call(NULL, 0, DUMMY(ipc_encode_fn), NULL, 0, DUMMY(ipc_decode_fn), NULL, 0));

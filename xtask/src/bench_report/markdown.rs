@@ -66,6 +66,21 @@ const TARGETS: &[Target] = &[
         bound: Bound::AtLeast(3.0),
     },
     Target {
+        row: "ffi_rt_call",
+        vs: "rt_call",
+        bound: Bound::AtMost(1.1),
+    },
+    Target {
+        row: "ffi_rt_call_spin",
+        vs: "rt_call_spin",
+        bound: Bound::AtMost(1.25),
+    },
+    Target {
+        row: "ffi_main_link_stream",
+        vs: "main_link_stream",
+        bound: Bound::AtLeast(0.8),
+    },
+    Target {
         row: "state_roundtrip_64mib",
         vs: "baseline_memcpy_fresh_64mib_x4",
         bound: Bound::AtMost(1.5),

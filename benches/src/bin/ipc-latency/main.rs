@@ -17,7 +17,8 @@
 //! * [`harness`]: starting and watching the peer process, timing round trips
 //!   and streams;
 //! * [`baselines`]: raw futex, pure spin and Unix-socket baselines;
-//! * [`channel`], [`msgpack`], [`link`]: one file per layer under test.
+//! * [`channel`], [`msgpack`], [`link`]: one file per layer under test;
+//! * [`ffi`]: the link rows again with a C++ host over the C ABI.
 //!
 //! Adding a benchmark takes a measuring function
 //! (`fn(&mut Harness) -> Result<Measured, Failure>`, which spawns the peer
@@ -26,6 +27,7 @@
 
 mod baselines;
 mod channel;
+mod ffi;
 mod harness;
 mod link;
 mod msgpack;
@@ -68,6 +70,9 @@ const BENCHES: &[Bench] = &[
     Bench { name: "main_link_request", baseline: Some("baseline_uds_pingpong"), measure: link::main_link_request, peer: link::peer },
     Bench { name: "baseline_uds_msgs", baseline: None, measure: baselines::uds_msgs, peer: baselines::uds_msgs_peer },
     Bench { name: "main_link_stream", baseline: Some("baseline_uds_msgs"), measure: link::main_link_stream, peer: link::peer },
+    Bench { name: "ffi_rt_call", baseline: Some("rt_call"), measure: ffi::rt_call, peer: link::peer },
+    Bench { name: "ffi_rt_call_spin", baseline: Some("rt_call_spin"), measure: ffi::rt_call_spin, peer: link::rt_call_spin_peer },
+    Bench { name: "ffi_main_link_stream", baseline: Some("main_link_stream"), measure: ffi::main_link_stream, peer: link::peer },
     Bench { name: "baseline_memcpy_fresh_64mib_x4", baseline: None, measure: state::memcpy_fresh, peer: state::no_peer },
     Bench { name: "state_roundtrip_64mib", baseline: Some("baseline_memcpy_fresh_64mib_x4"), measure: state::roundtrip_fresh, peer: state::peer },
     Bench { name: "baseline_memcpy_warm_64mib_x4", baseline: None, measure: state::memcpy_warm, peer: state::no_peer },

@@ -303,6 +303,18 @@ impl Reader {
         Peek { reader: self, runs }
     }
 
+    /// Closes the channel from this end now: what was not read is dropped,
+    /// the writer's next call returns [`Error::Closed`], and so does every
+    /// later call here. For a reader that can no longer follow the stream
+    /// (a message cut off by a timeout), so that nothing is taken for its
+    /// rest.
+    pub fn close(&mut self) {
+        if self.ep.failure.is_none() {
+            self.ep.failure = Some(Error::Closed);
+        }
+        self.ep.close_and_wake_peer(Slot::Reader);
+    }
+
     endpoint_accessors!("data", "io::Read");
 }
 

@@ -33,6 +33,21 @@ fn memory_is_shared_and_withdrawn<B: Backend>(open_in_this_process: bool) {
         // SAFETY: as above.
         let seen = unsafe { std::ptr::read_volatile(b.as_ptr().add(4096)) };
         assert_eq!(seen, 0x5a);
+        // A read-only opening sees the same bytes (on macOS the first
+        // opener removed the name already).
+        match B::Memory::open_read_only(&connection) {
+            Ok((c, read_name)) => {
+                assert_eq!(read_name, name);
+                assert_eq!(c.len(), len);
+                // SAFETY: offset 4096 is inside the mapping; only read.
+                let seen = unsafe { std::ptr::read_volatile(c.as_ptr().add(4096)) };
+                assert_eq!(seen, 0x5a);
+            }
+            #[cfg(target_os = "macos")]
+            Err(_) => {}
+            #[cfg(not(target_os = "macos"))]
+            Err(e) => panic!("a read-only opening failed: {e}"),
+        }
         a.lock().ok();
         drop(b);
     }

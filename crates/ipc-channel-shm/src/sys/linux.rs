@@ -94,42 +94,11 @@ impl SharedMemory for Memory {
     }
 
     fn open(connection: &str) -> io::Result<(Self, String)> {
-        let (name, pid, fd) =
-            parse(connection).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let path = CString::new(format!("/proc/{pid}/fd/{fd}")).expect("no NUL");
-        // SAFETY: `path` is a valid NUL-terminated string.
-        let fd = Fd(check(unsafe {
-            libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC)
-        })?);
-        // The descriptor must be the memfd made under this name, not one that
-        // took its number after the segment it was went away.
-        if memfd_name(&fd)?.as_deref() != Some(name) {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "the descriptor is not this segment's (its creator closed it)",
-            ));
-        }
-        let len = private_size(&fd)?;
-        // SAFETY: `fd` is open; F_GET_SEALS takes no argument.
-        let seals = unsafe { libc::fcntl(fd.0, libc::F_GET_SEALS) };
-        if seals < 0
-            || seals & (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW)
-                != libc::F_SEAL_SHRINK | libc::F_SEAL_GROW
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "shared memory is not sealed against resizing",
-            ));
-        }
-        let mapped = Mapped::new(&fd, len)?;
-        // The descriptor is not needed once mapped.
-        Ok((
-            Memory {
-                mapped,
-                fd: Mutex::new(None),
-            },
-            name.to_owned(),
-        ))
+        open_memfd(connection, false)
+    }
+
+    fn open_read_only(connection: &str) -> io::Result<(Self, String)> {
+        open_memfd(connection, true)
     }
 
     mapped_memory!();
@@ -138,6 +107,56 @@ impl SharedMemory for Memory {
         drop(self.fd.lock().unwrap_or_else(|e| e.into_inner()).take());
         Ok(())
     }
+}
+
+/// Opens and maps the creator's memfd named by `connection`, read-only or
+/// read-write.
+fn open_memfd(connection: &str, read_only: bool) -> io::Result<(Memory, String)> {
+    let (name, pid, fd) =
+        parse(connection).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let path = CString::new(format!("/proc/{pid}/fd/{fd}")).expect("no NUL");
+    let access = if read_only {
+        libc::O_RDONLY
+    } else {
+        libc::O_RDWR
+    };
+    // SAFETY: `path` is a valid NUL-terminated string.
+    let fd = Fd(check(unsafe {
+        libc::open(path.as_ptr(), access | libc::O_CLOEXEC)
+    })?);
+    // The descriptor must be the memfd made under this name, not one that
+    // took its number after the segment it was went away.
+    if memfd_name(&fd)?.as_deref() != Some(name) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "the descriptor is not this segment's (its creator closed it)",
+        ));
+    }
+    let len = private_size(&fd)?;
+    // SAFETY: `fd` is open; F_GET_SEALS takes no argument.
+    let seals = unsafe { libc::fcntl(fd.0, libc::F_GET_SEALS) };
+    if seals < 0
+        || seals & (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW)
+            != libc::F_SEAL_SHRINK | libc::F_SEAL_GROW
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "shared memory is not sealed against resizing",
+        ));
+    }
+    let mapped = if read_only {
+        Mapped::new_read_only(&fd, len)?
+    } else {
+        Mapped::new(&fd, len)?
+    };
+    // The descriptor is not needed once mapped.
+    Ok((
+        Memory {
+            mapped,
+            fd: Mutex::new(None),
+        },
+        name.to_owned(),
+    ))
 }
 
 /// The name a memfd was created under (`None` for any other file), read

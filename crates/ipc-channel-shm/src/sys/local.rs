@@ -138,6 +138,12 @@ impl SharedMemory for HeapMemory {
         Ok((memory, connection.to_owned()))
     }
 
+    /// The same memory: the heap cannot be protected per mapping (callers
+    /// keep to reading all the same).
+    fn open_read_only(connection: &str) -> io::Result<(Self, String)> {
+        Self::open(connection)
+    }
+
     fn as_ptr(&self) -> *mut u8 {
         self.block.ptr
     }

@@ -89,21 +89,11 @@ impl SharedMemory for Memory {
     }
 
     fn open(connection: &str) -> io::Result<(Self, String)> {
-        let c = c_name(connection)?;
-        // SAFETY: `c` is a valid NUL-terminated string.
-        let fd = Fd(check(unsafe {
-            libc::shm_open(c.as_ptr(), libc::O_RDWR, 0)
-        })?);
-        let len = private_size(&fd)?;
-        let mapped = Mapped::new(&fd, len)?;
-        let memory = Memory {
-            mapped,
-            name: c,
-            withdrawn: AtomicBool::new(false),
-        };
-        // The name has served its purpose.
-        memory.withdraw()?;
-        Ok((memory, connection.to_owned()))
+        open_object(connection, false)
+    }
+
+    fn open_read_only(connection: &str) -> io::Result<(Self, String)> {
+        open_object(connection, true)
     }
 
     mapped_memory!();
@@ -118,6 +108,33 @@ impl SharedMemory for Memory {
             _ => Ok(()),
         }
     }
+}
+
+/// Opens and maps the object named by `connection`, read-only or
+/// read-write, then removes its name.
+fn open_object(connection: &str, read_only: bool) -> io::Result<(Memory, String)> {
+    let c = c_name(connection)?;
+    let access = if read_only {
+        libc::O_RDONLY
+    } else {
+        libc::O_RDWR
+    };
+    // SAFETY: `c` is a valid NUL-terminated string.
+    let fd = Fd(check(unsafe { libc::shm_open(c.as_ptr(), access, 0) })?);
+    let len = private_size(&fd)?;
+    let mapped = if read_only {
+        Mapped::new_read_only(&fd, len)?
+    } else {
+        Mapped::new(&fd, len)?
+    };
+    let memory = Memory {
+        mapped,
+        name: c,
+        withdrawn: AtomicBool::new(false),
+    };
+    // The name has served its purpose.
+    memory.withdraw()?;
+    Ok((memory, connection.to_owned()))
 }
 
 /// `<os/os_sync_wait_on_address.h>` (macOS 14.4+). `timeout_ns` is a

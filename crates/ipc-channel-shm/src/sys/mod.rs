@@ -86,6 +86,10 @@ pub(crate) trait SharedMemory: Sized + Send + Sync + std::fmt::Debug {
     /// (where the system can resize it) memory that is not sealed against
     /// resizing. Returns the memory and the `name` it was created under.
     fn open(connection: &str) -> io::Result<(Self, String)>;
+    /// Like [`open`](SharedMemory::open), mapped read-only: a write through
+    /// the mapping faults (where the system can protect it: not for the
+    /// in-process backend). The caller must not write through `as_ptr`.
+    fn open_read_only(connection: &str) -> io::Result<(Self, String)>;
     /// The first byte (page-aligned).
     fn as_ptr(&self) -> *mut u8;
     /// The length in bytes.

@@ -21,21 +21,22 @@ impl Mapped {
     /// in (`MAP_POPULATE` where the system has it, a read of each page
     /// otherwise).
     pub(crate) fn new(fd: &Fd, len: usize) -> io::Result<Mapped> {
+        Self::with_protection(fd, len, libc::PROT_READ | libc::PROT_WRITE)
+    }
+
+    /// Like [`new`](Mapped::new), mapped read-only: a write through it
+    /// faults (`fd` may be opened read-only).
+    pub(crate) fn new_read_only(fd: &Fd, len: usize) -> io::Result<Mapped> {
+        Self::with_protection(fd, len, libc::PROT_READ)
+    }
+
+    fn with_protection(fd: &Fd, len: usize, protection: libc::c_int) -> io::Result<Mapped> {
         #[cfg(target_os = "linux")]
         let flags = libc::MAP_SHARED | libc::MAP_POPULATE;
         #[cfg(not(target_os = "linux"))]
         let flags = libc::MAP_SHARED;
         // SAFETY: a fresh mapping chosen by the kernel; `fd` is open.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                fd.0,
-                0,
-            )
-        };
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, protection, flags, fd.0, 0) };
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }

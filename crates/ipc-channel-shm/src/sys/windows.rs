@@ -27,8 +27,8 @@ use windows_sys::Win32::Security::{
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualLock,
-    VirtualQuery, FILE_MAP_ALL_ACCESS, FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION,
-    MEMORY_MAPPED_VIEW_ADDRESS, PAGE_READWRITE,
+    VirtualQuery, FILE_MAP, FILE_MAP_ALL_ACCESS, FILE_MAP_READ, FILE_MAP_WRITE,
+    MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS, PAGE_READWRITE,
 };
 use windows_sys::Win32::System::Threading::{
     CreateEventW, GetCurrentProcess, OpenEventW, OpenProcess, OpenProcessToken, SetEvent,
@@ -270,56 +270,12 @@ impl SharedMemory for Mapping {
     /// opened is refused by `Segment::open`, which stands in for the POSIX
     /// unlink here.)
     fn open(name: &str) -> io::Result<(Mapping, String)> {
-        let wname = object_name(name, "")?;
-        // SAFETY: `wname` is NUL-terminated.
-        let h = unsafe { OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE, 0, wname.as_ptr()) };
-        let section = Handle::checked(h)?;
-        let ptr = map_view(&section)?;
-        // From here on, dropping `mapping` unmaps the view.
-        let mut mapping = Mapping {
-            ptr,
-            len: 0,
-            _section: section,
-        };
-        // SAFETY: an all-zero MEMORY_BASIC_INFORMATION is a valid value.
-        let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
-        // SAFETY: `ptr` is the base of our view; `info` is a valid out-buffer
-        // of the size passed.
-        let n = unsafe {
-            VirtualQuery(
-                ptr.cast_const().cast(),
-                &mut info,
-                size_of::<MEMORY_BASIC_INFORMATION>(),
-            )
-        };
-        if n == 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let region = info.RegionSize;
-        if region < size_of::<SegmentHeader>() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "shared segment is smaller than its header",
-            ));
-        }
-        // SAFETY: the view is at least one header long (checked above) and
-        // page-aligned; every field is an atomic, valid for any bit pattern
-        // (the peer may be writing them).
-        let header = unsafe { &*ptr.cast::<SegmentHeader>() };
-        // The exact length is what the creator recorded, if the mapping holds
-        // that much. Otherwise the whole region: then `segment_size` differs
-        // from the length and header validation reports the corruption.
-        let len = match usize::try_from(header.segment_size.load(Ordering::Relaxed)) {
-            Ok(len) if (size_of::<SegmentHeader>()..=region).contains(&len) => len,
-            _ => region,
-        };
-        mapping.len = len;
-        for off in (0..len).step_by(PAGE_STEP) {
-            // SAFETY: `off < len <= region`, inside the view; the read faults
-            // the page in.
-            unsafe { ptr::read_volatile(ptr.add(off)) };
-        }
-        Ok((mapping, name.to_owned()))
+        open_mapping(name, FILE_MAP_READ | FILE_MAP_WRITE)
+    }
+
+    /// Like `open`, with a view that only reads.
+    fn open_read_only(name: &str) -> io::Result<(Mapping, String)> {
+        open_mapping(name, FILE_MAP_READ)
     }
 
     fn as_ptr(&self) -> *mut u8 {
@@ -351,11 +307,71 @@ impl SharedMemory for Mapping {
     }
 }
 
+/// Opens `Local\<name>` and maps it with `access` (its length as `open`
+/// says).
+fn open_mapping(name: &str, access: FILE_MAP) -> io::Result<(Mapping, String)> {
+    let wname = object_name(name, "")?;
+    // SAFETY: `wname` is NUL-terminated.
+    let h = unsafe { OpenFileMappingW(access, 0, wname.as_ptr()) };
+    let section = Handle::checked(h)?;
+    let ptr = map_view_with(&section, access)?;
+    // From here on, dropping `mapping` unmaps the view.
+    let mut mapping = Mapping {
+        ptr,
+        len: 0,
+        _section: section,
+    };
+    // SAFETY: an all-zero MEMORY_BASIC_INFORMATION is a valid value.
+    let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: `ptr` is the base of our view; `info` is a valid out-buffer
+    // of the size passed.
+    let n = unsafe {
+        VirtualQuery(
+            ptr.cast_const().cast(),
+            &mut info,
+            size_of::<MEMORY_BASIC_INFORMATION>(),
+        )
+    };
+    if n == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let region = info.RegionSize;
+    if region < size_of::<SegmentHeader>() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "shared segment is smaller than its header",
+        ));
+    }
+    // SAFETY: the view is at least one header long (checked above) and
+    // page-aligned; every field is an atomic, valid for any bit pattern
+    // (the peer may be writing them).
+    let header = unsafe { &*ptr.cast::<SegmentHeader>() };
+    // The exact length is what the creator recorded, if the mapping holds
+    // that much. Otherwise the whole region: then `segment_size` differs
+    // from the length and header validation reports the corruption.
+    let len = match usize::try_from(header.segment_size.load(Ordering::Relaxed)) {
+        Ok(len) if (size_of::<SegmentHeader>()..=region).contains(&len) => len,
+        _ => region,
+    };
+    mapping.len = len;
+    for off in (0..len).step_by(PAGE_STEP) {
+        // SAFETY: `off < len <= region`, inside the view; the read faults
+        // the page in.
+        unsafe { ptr::read_volatile(ptr.add(off)) };
+    }
+    Ok((mapping, name.to_owned()))
+}
+
 /// Maps the whole of `section` read-write.
 fn map_view(section: &Handle) -> io::Result<*mut u8> {
+    map_view_with(section, FILE_MAP_READ | FILE_MAP_WRITE)
+}
+
+/// Maps the whole of `section` with `access`.
+fn map_view_with(section: &Handle, access: FILE_MAP) -> io::Result<*mut u8> {
     // SAFETY: `section` is an open section handle; a length of 0 maps all of
     // it at an address the system chooses.
-    let view = unsafe { MapViewOfFile(section.0, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0) };
+    let view = unsafe { MapViewOfFile(section.0, access, 0, 0, 0) };
     if view.Value.is_null() {
         return Err(io::Error::last_os_error());
     }

@@ -14,6 +14,7 @@ mod talks;
 use crate::stats::{dur, line};
 use crate::synth::RATE;
 use crate::{step, Failure};
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -26,12 +27,14 @@ const PERIOD: Duration = Duration::from_nanos(FRAMES as u64 * 1_000_000_000 / RA
 const SLOW: Duration = Duration::from_secs(30);
 
 /// What the command line asked for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Periods paced in real time.
     pub periods: u64,
     /// Unpaced periods, and round trips of each kind for the latency table.
     pub unpaced: u64,
+    /// Another plugin program to drive (default: this one, as `demo plugin`).
+    pub plugin: Option<PathBuf>,
 }
 
 /// Runs the whole demo.
@@ -41,20 +44,20 @@ pub fn run(options: Options) -> Result<(), Failure> {
     line("machine", machine());
     println!();
     step("start");
-    let started = start::start()?;
+    let started = start::start(options.plugin.as_deref())?;
     step("play");
-    let played = play::play(started.rt, started.host.main_link(), options)?;
-    play::report(options, &played)?;
+    let played = play::play(started.rt, started.host.main_link(), &options)?;
+    play::report(&options, &played)?;
     step("plugin messages");
-    started.inbox.report(options)?;
+    started.inbox.report(&options)?;
     step("latency");
-    latency::report(options, played.audio, started.plugin_rt);
+    latency::report(&options, played.audio, started.plugin_rt);
     step("state");
     save_load::move_state(started.host.main_link())?;
     step("death");
     death::kill_during_call(started.host, played.rt, &started.stalls)?;
     step("quit");
-    quit::start_and_quit()?;
+    quit::start_and_quit(options.plugin.as_deref())?;
     println!();
     println!("demo: all steps passed in {}", dur(all.elapsed()));
     Ok(())

@@ -11,6 +11,11 @@
 //! state each way, kills the plugin during a real-time call to time how fast
 //! both links notice, and last asks a second plugin to quit, as a host does
 //! when it closes a project. See `docs/DEMO.md` for a sample run.
+//!
+//! `--plugin PATH` drives another plugin program that speaks this protocol
+//! (the C++ one in `examples/cpp/`) instead of this program's own; `demo
+//! wire` prints one sample of each message as MessagePack, for that C++
+//! mirror of `messages.rs` to compare byte for byte.
 
 mod host;
 mod messages;
@@ -20,6 +25,7 @@ mod stats;
 mod synth;
 #[cfg(unix)]
 mod uds;
+mod wire;
 
 use ipc_link::LinkError;
 use parking_lot::Mutex;
@@ -28,11 +34,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "\
-usage: demo [--periods N] [--unpaced N]
+usage: demo [--periods N] [--unpaced N] [--plugin PATH]
   --periods N   periods played in real time (default 375: 2 s at 256 frames, 48 kHz)
   --unpaced N   periods played back to back, and round trips of each kind measured
                 for the latency table (default 20000; 0 skips both)
-internal roles: demo plugin [connection] (also in IPC_LINK_CONNECTION), demo uds-echo";
+  --plugin PATH the plugin program to drive (default: this program, as `demo plugin`);
+                it finds the link in IPC_LINK_CONNECTION or its last argument
+internal roles: demo plugin [connection] (also in IPC_LINK_CONNECTION), demo uds-echo,
+                demo wire (one sample of each message, `<name> <id> <hex payload>`)";
 
 /// Priority asked for the plugin's serving thread, the host's audio thread
 /// and the echo process (`SCHED_FIFO` 80, like JACK's clients).
@@ -93,9 +102,15 @@ fn parse(args: &[String]) -> Result<host::Options, String> {
     let mut options = host::Options {
         periods: 375,
         unpaced: 20_000,
+        plugin: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
+        if arg == "--plugin" {
+            let path = args.next().ok_or("--plugin needs a program")?;
+            options.plugin = Some(path.into());
+            continue;
+        }
         let slot = match arg.as_str() {
             "--periods" => &mut options.periods,
             "--unpaced" => &mut options.unpaced,
@@ -118,6 +133,7 @@ fn main() -> ExitCode {
         Some("plugin") => return plugin::main(),
         #[cfg(unix)]
         Some("uds-echo") => return uds::echo(),
+        Some("wire") => return wire::print(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

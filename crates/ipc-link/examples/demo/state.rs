@@ -1,9 +1,12 @@
 //! The synthesizer's saved state: a small header with its parameters, then
 //! a large deterministic body derived from them (standing in for the
 //! multi-megabyte "chunks" real plugins save), so that either side can check
-//! every byte without keeping a copy.
+//! every byte without keeping a copy. The header carries the state's
+//! length: this plugin saves 64 MiB, and a state of another length (the
+//! C++ plugin of `examples/cpp/` saves 32 MiB) loads as long as its header
+//! says so.
 
-/// Size of a saved state: 64 MiB.
+/// Size of a state this plugin saves: 64 MiB.
 pub const STATE_LEN: usize = 64 << 20;
 const MAGIC: &[u8; 8] = b"DEMOSYN1";
 const HEADER: usize = 24;
@@ -47,14 +50,21 @@ pub fn save(params: &Params) -> Vec<u8> {
     blob
 }
 
-/// Checks every byte of `blob` against the state its header describes;
-/// returns the parameters, or where it differs.
+/// Checks every byte of `blob` against the state its header describes
+/// (its length included); returns the parameters, or where it differs.
 pub fn load(blob: &[u8]) -> Result<Params, String> {
-    if blob.len() != STATE_LEN {
-        return Err(format!("{} bytes, {STATE_LEN} expected", blob.len()));
+    if blob.len() < HEADER || (blob.len() - HEADER) % 8 != 0 {
+        return Err(format!(
+            "{} bytes: not a state of this synthesizer",
+            blob.len()
+        ));
     }
     if &blob[..8] != MAGIC {
         return Err("not a state of this synthesizer".into());
+    }
+    let claimed = u64::from_le_bytes(blob[16..24].try_into().expect("8 bytes"));
+    if claimed != blob.len() as u64 {
+        return Err(format!("{} bytes, its header says {claimed}", blob.len()));
     }
     let f32_at = |at: usize| f32::from_le_bytes(blob[at..at + 4].try_into().expect("4 bytes"));
     let params = Params {

@@ -11,7 +11,7 @@ pub use raw::expect_reply_id;
 use crate::error::Waited;
 use crate::protocol::{RemoteError, RESERVED_IDS};
 use crate::LinkError;
-use ipc_channel_shm::{Deadline, Reader, Writer};
+use ipc_channel_shm::{Deadline, Reader, Segment, Writer};
 use ipc_msgpack::{Error as MsgError, Flags, Header, Limits, Message, Payload};
 use parking_lot::{Condvar, Mutex, RwLock};
 use serde::de::DeserializeOwned;
@@ -42,6 +42,9 @@ enum State {
 
 struct Shared {
     writer: Mutex<Option<Writer>>,
+    /// The segment and channel `writer` writes: closing it wakes a send
+    /// blocked on a full ring, which holds `writer`.
+    outgoing: (Segment, usize),
     reader: Mutex<Reader>,
     limits: Limits,
     send_timeout: Duration,
@@ -96,7 +99,7 @@ impl MainLink {
     /// Wraps the two endpoints, runs `setup` (to register handlers before any
     /// message is dispatched), then starts the listener thread.
     pub(crate) fn start(
-        writer: Writer,
+        (writer, outgoing): (Writer, (Segment, usize)),
         reader: Reader,
         limits: Limits,
         send_timeout: Duration,
@@ -105,6 +108,7 @@ impl MainLink {
         let link = MainLink {
             shared: Arc::new(Shared {
                 writer: Mutex::new(Some(writer)),
+                outgoing,
                 reader: Mutex::new(reader),
                 limits,
                 send_timeout,
@@ -558,8 +562,11 @@ impl MainLink {
     }
 
     /// Closes our sending side: the peer drains what was sent, then sees
-    /// the link close.
+    /// the link close. Returns at once: a send blocked on a full ring (a
+    /// peer that stopped reading) is woken with `Closed` first.
     pub fn close(&self) {
+        let (segment, channel) = &self.shared.outgoing;
+        let _ = segment.close(*channel);
         drop(self.shared.writer.lock().take());
     }
 }

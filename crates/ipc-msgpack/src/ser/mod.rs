@@ -242,6 +242,17 @@ impl<O: Out> Encoder<'_, O> {
     }
 }
 
+/// Integers narrower than 64 bits: encoded as their 64-bit value (the
+/// smallest form is chosen from the value, not the type).
+macro_rules! widen {
+    ($($method:ident($t:ty) => $to:ident;)*) => {$(
+        #[inline]
+        fn $method(self, v: $t) -> Result<()> {
+            self.$to(v.into())
+        }
+    )*};
+}
+
 impl<'a, 'o, O: Out> ser::Serializer for &'a mut Encoder<'o, O> {
     type Ok = ();
     type Error = SerError;
@@ -263,19 +274,12 @@ impl<'a, 'o, O: Out> ser::Serializer for &'a mut Encoder<'o, O> {
         self.out.put(&[if v { 0xc3 } else { 0xc2 }])
     }
 
-    #[inline]
-    fn serialize_i8(self, v: i8) -> Result<()> {
-        self.sint(i64::from(v))
-    }
-
-    #[inline]
-    fn serialize_i16(self, v: i16) -> Result<()> {
-        self.sint(i64::from(v))
-    }
-
-    #[inline]
-    fn serialize_i32(self, v: i32) -> Result<()> {
-        self.sint(i64::from(v))
+    widen! {
+        serialize_i8(i8) => sint;
+        serialize_i16(i16) => sint;
+        serialize_i32(i32) => sint;
+        serialize_u16(u16) => uint;
+        serialize_u32(u32) => uint;
     }
 
     #[inline]
@@ -292,16 +296,6 @@ impl<'a, 'o, O: Out> ser::Serializer for &'a mut Encoder<'o, O> {
         let wide = v >= 128;
         self.out
             .put_1_or_2([if wide { 0xcc } else { v }, v], 1 + usize::from(wide))
-    }
-
-    #[inline]
-    fn serialize_u16(self, v: u16) -> Result<()> {
-        self.uint(u64::from(v))
-    }
-
-    #[inline]
-    fn serialize_u32(self, v: u32) -> Result<()> {
-        self.uint(u64::from(v))
     }
 
     #[inline]

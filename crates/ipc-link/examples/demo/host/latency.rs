@@ -128,7 +128,7 @@ fn row(name: &str, s: &mut Samples) {
 }
 
 /// Steps 4 and 5's report: the unpaced run and the latency table.
-pub fn report(options: Options, audio: Audio, plugin_rt: bool) {
+pub fn report(options: &Options, audio: Audio, plugin_rt: bool) {
     let Audio {
         mut paced, fast, ..
     } = audio;

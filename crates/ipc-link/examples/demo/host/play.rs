@@ -147,14 +147,15 @@ pub struct Played {
 
 /// Steps 2 and 4: the audio thread's paced and unpaced runs, and the
 /// melody on the main link meanwhile.
-pub fn play(mut rt: RtCaller, link: &MainLink, options: Options) -> Result<Played, String> {
+pub fn play(mut rt: RtCaller, link: &MainLink, options: &Options) -> Result<Played, String> {
+    let (periods, unpaced) = (options.periods, options.unpaced);
     let start = Instant::now() + Duration::from_millis(50);
     let audio = thread::Builder::new()
         .name("audio".into())
         .spawn(move || {
             let promoted = crate::promote_current_thread();
-            let mut paced = Run::new(options.periods);
-            for p in 0..options.periods {
+            let mut paced = Run::new(periods);
+            for p in 0..periods {
                 let due = start + PERIOD * p as u32;
                 sleep_until(due);
                 paced.wakeup.push(Instant::now() - due);
@@ -163,9 +164,9 @@ pub fn play(mut rt: RtCaller, link: &MainLink, options: Options) -> Result<Playe
                 }
             }
             paced.elapsed = start.elapsed();
-            let fast = if options.unpaced > 0 {
+            let fast = if unpaced > 0 {
                 step("unpaced");
-                match latency::unpaced(&mut rt, options.periods, options.unpaced) {
+                match latency::unpaced(&mut rt, periods, unpaced) {
                     Ok(fast) => Some(fast),
                     Err(e) => return (rt, Err(e)),
                 }
@@ -211,7 +212,7 @@ pub fn play(mut rt: RtCaller, link: &MainLink, options: Options) -> Result<Playe
 }
 
 /// Step 2's report.
-pub fn report(options: Options, played: &Played) -> Result<(), Failure> {
+pub fn report(options: &Options, played: &Played) -> Result<(), Failure> {
     let run = &played.audio.paced;
     line(
         "2 play",

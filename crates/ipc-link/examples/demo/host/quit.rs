@@ -9,14 +9,15 @@ use super::SLOW;
 use crate::messages::{RtReply, RtRequest};
 use crate::stats::{line, ms};
 use crate::Failure;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How long the plugin may take to quit before it is killed.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Step 8.
-pub fn start_and_quit() -> Result<(), Failure> {
-    let (Started { host, mut rt, .. }, _, _) = launch()?;
+pub fn start_and_quit(plugin: Option<&Path>) -> Result<(), Failure> {
+    let (Started { host, mut rt, .. }, _, _) = launch(plugin)?;
     let pid = host.plugin_pid();
     let reply: RtReply = rt
         .call_timeout(&RtRequest::Process { period: 0 }, SLOW)

@@ -1,10 +1,12 @@
 //! Step 6: the plugin's 64 MiB state, saved to the host and loaded back
 //! through the main link, one MessagePack `bin` message each way (see
-//! `messages::State` for why that takes `serde_bytes`).
+//! `messages::State` for why that takes `serde_bytes`). Another plugin
+//! program (`--plugin`) may save a state of another size: its header says
+//! which.
 
 use super::SLOW;
 use crate::messages::{LoadState, Loaded, SaveState, State};
-use crate::state::{self, STATE_LEN};
+use crate::state;
 use crate::stats::{line, ms};
 use crate::Failure;
 use ipc_link::MainLink;
@@ -18,10 +20,8 @@ pub fn move_state(link: &MainLink) -> Result<(), Failure> {
         .request_timeout(&SaveState, SLOW)
         .map_err(|e| format!("save: {e}"))?;
     let saved_in = started.elapsed();
-    if blob.len() != STATE_LEN {
-        return Err(format!("save: {} bytes, {STATE_LEN} expected", blob.len()).into());
-    }
     state::load(&blob).map_err(|e| format!("the saved state is wrong: {e}"))?;
+    let len = blob.len();
     let sum = state::checksum(&blob);
     let mut request = LoadState { blob };
     let started = Instant::now();
@@ -37,7 +37,10 @@ pub fn move_state(link: &MainLink) -> Result<(), Failure> {
         )
         .into());
     }
-    let flip = STATE_LEN / 2 + 12_345;
+    let flip = len / 2 + 12_345;
+    if flip >= len {
+        return Err(format!("save: a state of {len} bytes is too small for this step").into());
+    }
     request.blob[flip] ^= 0x10;
     let refused: Loaded = link
         .request_timeout(&request, SLOW)
@@ -50,7 +53,7 @@ pub fn move_state(link: &MainLink) -> Result<(), Failure> {
             )
         }
     };
-    let mib = STATE_LEN as f64 / f64::from(1 << 20);
+    let mib = len as f64 / f64::from(1 << 20);
     let row = |what: &str, total: Duration, work_us: u64| {
         let work = Duration::from_micros(work_us);
         line(

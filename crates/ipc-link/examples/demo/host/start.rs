@@ -8,6 +8,7 @@ use crate::stats::{line, ms};
 use crate::synth::RATE;
 use crate::Failure;
 use ipc_link::{Host, LinkConfig, RtCaller};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -28,17 +29,28 @@ pub struct Started {
     pub plugin_rt: bool,
 }
 
-/// Starts this program again as the plugin, waits for its real-time thread
-/// to report ready and attaches the audio buffers (0 inputs, 2 outputs).
-/// Returns also how long the spawn and handshake took, and what the plugin
-/// said about real-time priority.
-pub fn launch() -> Result<(Started, Duration, Result<u8, String>), Failure> {
-    let inbox = Arc::new(Inbox::default());
-    let (ready_tx, ready_rx) = mpsc::channel::<Ready>();
-    let (stall_tx, stall_rx) = mpsc::channel::<Stalling>();
+/// The command that starts the plugin: `plugin` if given (a program that
+/// speaks this protocol, such as the C++ one in `examples/cpp/`), else this
+/// program again as `demo plugin`. Either finds the link in its environment.
+fn plugin_command(plugin: Option<&Path>) -> Result<Command, Failure> {
+    if let Some(program) = plugin {
+        return Ok(Command::new(program));
+    }
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut command = Command::new(exe);
     command.arg("plugin");
+    Ok(command)
+}
+
+/// Starts the plugin (see [`plugin_command`]), waits for its real-time
+/// thread to report ready and attaches the audio buffers (0 inputs, 2
+/// outputs). Returns also how long the spawn and handshake took, and what
+/// the plugin said about real-time priority.
+pub fn launch(plugin: Option<&Path>) -> Result<(Started, Duration, Result<u8, String>), Failure> {
+    let inbox = Arc::new(Inbox::default());
+    let (ready_tx, ready_rx) = mpsc::channel::<Ready>();
+    let (stall_tx, stall_rx) = mpsc::channel::<Stalling>();
+    let command = plugin_command(plugin)?;
     let started = Instant::now();
     let handlers = inbox.clone();
     let mut host = Host::spawn(command, &LinkConfig::default(), move |link| {
@@ -70,8 +82,8 @@ pub fn launch() -> Result<(Started, Duration, Result<u8, String>), Failure> {
 }
 
 /// Step 1: [`launch`], and its report.
-pub fn start() -> Result<Started, Failure> {
-    let (started, connected, rt_priority) = launch()?;
+pub fn start(plugin: Option<&Path>) -> Result<Started, Failure> {
+    let (started, connected, rt_priority) = launch(plugin)?;
     line(
         "1 start",
         format!(
@@ -80,6 +92,9 @@ pub fn start() -> Result<Started, Failure> {
             ms(connected)
         ),
     );
+    if let Some(program) = plugin {
+        line("", format!("plugin program: {}", program.display()));
+    }
     line(
         "",
         format!(

@@ -51,7 +51,7 @@ impl Inbox {
 
     /// Step 3's report. The plugin sends asynchronously: its last messages
     /// get a moment to arrive.
-    pub fn report(&self, options: Options) -> Result<(), Failure> {
+    pub fn report(&self, options: &Options) -> Result<(), Failure> {
         let total = options.periods + options.unpaced;
         let expected_logs = u64::from(total >= LOG_EVERY);
         let count = |n: &AtomicU64| n.load(Ordering::Relaxed);

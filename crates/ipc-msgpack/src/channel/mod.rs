@@ -10,7 +10,6 @@
 //! receiver for longer.
 
 use crate::envelope::{Flags, Header, HEADER_LEN};
-use crate::raw::{BytesKind, PayloadBytes};
 use crate::source::{ReadSource, SliceSource, SplitSource};
 use crate::{decode_from, finish, Error, Limits, Message};
 use ipc_channel_shm::{Deadline, Error as ChannelError, Peek, Reader, Writer};
@@ -18,6 +17,11 @@ use serde::de::{DeserializeOwned, DeserializeSeed};
 use std::io;
 use std::marker::PhantomData;
 use std::time::Duration;
+
+mod payload;
+
+pub use payload::Payload;
+use payload::{Kind, TimedReader};
 
 /// The deadline for the rest of a message whose envelope has arrived: the
 /// call's own (a `try_` call's "now" does not apply any more: the message
@@ -38,6 +42,19 @@ fn peek<'r>(
     deadline: &Deadline,
 ) -> Result<Peek<'r>, ChannelError> {
     reader.peek_deadline(min, deadline)
+}
+
+/// A wait inside a message (its envelope consumed) ended in `e`. A timeout
+/// leaves the reader in the middle of the message, where nothing can be
+/// followed: the reader is closed ([`Reader::close`]), as a writer is when
+/// a send is cut, so that the next call says `Closed` instead of taking the
+/// rest for a message.
+#[cold]
+fn cut_inside_a_message(reader: &mut Reader, e: ChannelError) -> ChannelError {
+    if matches!(e, ChannelError::Timeout) {
+        reader.close();
+    }
+    e
 }
 
 /// Encodes `msg` with its envelope into the ring and commits it: the reader
@@ -270,8 +287,9 @@ pub fn try_recv_with<R>(
 
 /// Like [`recv_with`], waiting at most `timeout` for the whole message. A
 /// timeout before the envelope arrived consumes nothing; one while its
-/// payload is still arriving breaks the stream (`Error::Channel(Timeout)`,
-/// [`Error::stream_usable`] false).
+/// payload is still arriving leaves the stream inside the message
+/// (`Error::Channel(Timeout)`, [`Error::stream_usable`] false) and closes
+/// the reader, so that later calls return `Closed`.
 ///
 /// # Errors
 /// As for [`recv_with`].
@@ -354,101 +372,6 @@ pub fn recv_with_deadline<R>(
     result
 }
 
-/// The payload of a message received by [`recv_with`], to decode once.
-#[derive(Debug)]
-pub struct Payload<'a> {
-    kind: Kind<'a>,
-    id: u32,
-    limits: &'a Limits,
-}
-
-#[derive(Debug)]
-enum Kind<'a> {
-    /// All of it, in the ring: one or two slices around the wrap.
-    Ring(&'a [u8], &'a [u8]),
-    /// Still arriving through the reader.
-    Stream {
-        reader: &'a mut Reader,
-        header: Header,
-        deadline: &'a Deadline,
-        /// Payload bytes consumed (the receive skips the rest).
-        consumed: &'a mut usize,
-    },
-}
-
-impl<'a> Payload<'a> {
-    /// Decodes the payload as a `T`.
-    ///
-    /// # Errors
-    /// [`Error::Malformed`] naming the message ID, or [`Error::Channel`].
-    #[inline]
-    pub fn decode<T: DeserializeOwned>(self) -> Result<T, Error> {
-        self.decode_seed(PhantomData::<T>)
-    }
-
-    /// Decodes the payload with a `DeserializeSeed`, e.g.
-    /// [`FramesInto`](crate::FramesInto).
-    ///
-    /// # Errors
-    /// As for [`decode`](Payload::decode).
-    #[inline]
-    pub fn decode_seed<S, V>(self, seed: S) -> Result<V, Error>
-    where
-        S: for<'de> DeserializeSeed<'de, Value = V>,
-    {
-        match self.kind {
-            Kind::Ring(a, []) => decode_from(&mut SliceSource::new(a), seed, self.id, self.limits),
-            Kind::Ring(a, b) => {
-                decode_from(&mut SplitSource::new(a, b), seed, self.id, self.limits)
-            }
-            Kind::Stream {
-                reader,
-                header,
-                deadline,
-                consumed,
-            } => {
-                // Consumed whatever happens (drained on a decoding error).
-                *consumed = header.len as usize;
-                payload_within(reader, &header, self.limits, seed, deadline)
-            }
-        }
-    }
-
-    /// The payload's bytes, to read in place (a peer's own MessagePack):
-    /// the whole payload as one or two slices when it is in the ring,
-    /// chunks as they arrive otherwise. What is not read is skipped.
-    #[inline]
-    pub fn bytes(self) -> PayloadBytes<'a> {
-        match self.kind {
-            Kind::Ring(a, b) => PayloadBytes {
-                kind: BytesKind::Ring(a, b),
-                id: self.id,
-            },
-            Kind::Stream {
-                reader,
-                header,
-                deadline,
-                consumed,
-            } => PayloadBytes::streamed(reader, self.id, header.len as usize, deadline, consumed),
-        }
-    }
-
-    /// The payload's length in bytes.
-    #[inline]
-    pub fn len(&self) -> usize {
-        match &self.kind {
-            Kind::Ring(a, b) => a.len() + b.len(),
-            Kind::Stream { header, .. } => header.len as usize,
-        }
-    }
-
-    /// Whether the payload is empty.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// Decodes the payload announced by `header` as a `T`. The whole payload is
 /// consumed whatever happens, so a malformed one leaves the stream at the
 /// next envelope. Waits at most [`Limits::payload_timeout`] for it.
@@ -496,7 +419,10 @@ where
     let len = header.len as usize;
     if len <= reader.capacity() {
         // The whole payload fits in the ring: decode it in place.
-        let peek = peek(reader, len, deadline)?;
+        let peek = match peek(reader, len, deadline) {
+            Ok(peek) => peek,
+            Err(e) => return Err(Error::Channel(cut_inside_a_message(reader, e))),
+        };
         if peek.len() < len {
             let n = peek.len();
             peek.consume(n);
@@ -539,7 +465,10 @@ pub fn skip(reader: &mut Reader, header: &Header, limits: &Limits) -> Result<(),
 
 fn skip_bytes(reader: &mut Reader, mut len: usize, deadline: &Deadline) -> Result<(), Error> {
     while len > 0 {
-        let peek = peek(reader, 1, deadline)?;
+        let peek = match peek(reader, 1, deadline) {
+            Ok(peek) => peek,
+            Err(e) => return Err(Error::Channel(cut_inside_a_message(reader, e))),
+        };
         let n = peek.len().min(len);
         peek.consume(n);
         len -= n;
@@ -602,19 +531,4 @@ fn expect<M: Message + DeserializeOwned>(
     // An undecoded payload is skipped by `recv_with`.
     crate::expect_id::<M>(header, || Ok(()))?;
     Ok((*header, payload.decode()?))
-}
-
-/// `io::Read` over a channel reader with an overall deadline.
-struct TimedReader<'a> {
-    reader: &'a mut Reader,
-    deadline: &'a Deadline,
-}
-
-impl io::Read for TimedReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let r = self.reader.read_into_deadline(buf, self.deadline);
-        // The end of the stream inside a payload is an error (`Closed`),
-        // not the end of the payload.
-        r.map_err(io::Error::from)
-    }
 }
