@@ -129,7 +129,7 @@ fn install_into(step: &mut Step, dir: &Path, target: Option<&str>) -> Option<Pat
 
 /// Builds ipc-ffi for `target` (`release` or not) and installs it into
 /// `prefix`.
-fn install_at(
+pub(crate) fn install_at(
     step: &mut Step,
     prefix: &Path,
     target: Option<&str>,
@@ -272,7 +272,7 @@ struct Built {
 }
 
 /// Configures and builds the CMake project `src` in `build`.
-fn cmake(step: &mut Step, src: &Path, build: &Path, defs: &[String]) -> bool {
+pub(crate) fn cmake(step: &mut Step, src: &Path, build: &Path, defs: &[String]) -> bool {
     cmake_targets(step, src, build, defs, &[])
 }
 

@@ -64,6 +64,11 @@ pub(crate) const STEPS: &[StepDef] = &[
         run: crate::c_cpp::run,
     },
     StepDef {
+        name: "lmms",
+        about: "the LMMS adapter: its tests (sanitizers), the installed ipc::lmms, i686, Winelib and Windows peers",
+        run: crate::lmms::run,
+    },
+    StepDef {
         name: "test",
         about: "cargo test --workspace (host, with doctests)",
         run: test,

@@ -1,7 +1,8 @@
 //! `cargo xtask install --prefix DIR [--release] [--target T]`: builds
 //! libipc (the ipc-ffi crate) and installs it with its headers, a CMake
 //! package and pkg-config files, so that C and C++ projects find it the
-//! usual way (`find_package(ipc 0.1 CONFIG REQUIRED)`, `pkg-config ipc`).
+//! usual way (`find_package(ipc 0.1 CONFIG REQUIRED)`, `pkg-config ipc`),
+//! with the LMMS adapter (`ipc::lmms`, from adapters/lmms).
 
 use crate::cmd::Cmd;
 use crate::Ctx;
@@ -16,6 +17,9 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Where the templates of the CMake package and the pkg-config files are.
 const TEMPLATES: &str = "ffi/cmake";
+
+/// The LMMS adapter, installed with the package as `ipc::lmms`.
+const LMMS_ADAPTER: &str = "adapters/lmms";
 
 /// What to build and where to put it.
 #[derive(Debug, Clone)]
@@ -349,6 +353,10 @@ pub(crate) fn install(
         put("include/ipc.hpp", Some(&hpp), None)?;
     }
 
+    for (from, rel) in lmms_files(&ctx.root)? {
+        put(&rel, Some(&from), None)?;
+    }
+
     let vars = variables(&platform, &layout, &libs, repository(ctx));
     for (template, rel) in [
         ("ipcConfig.cmake.in", "lib/cmake/ipc/ipcConfig.cmake"),
@@ -373,6 +381,54 @@ pub(crate) fn install(
     }
     installed.sort();
     Ok(installed)
+}
+
+/// The LMMS adapter's files and where they go under the prefix (none if
+/// the tree has no adapter): its headers and the stand-ins for LMMS's own,
+/// its sources (the project that links `ipc::lmms` compiles them, with its
+/// compiler and its LMMS headers), and the CMake file defining `ipc::lmms`
+/// that `ipcConfig.cmake` includes.
+fn lmms_files(root: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let adapter = root.join(LMMS_ADAPTER);
+    if !adapter.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for (from, to, exts) in [
+        ("include", "include/ipc/lmms", &["h"][..]),
+        ("standalone", "include/ipc/lmms/standalone", &["h"][..]),
+        ("src", "share/ipc/lmms/src", &["h", "cpp"][..]),
+    ] {
+        let dir = adapter.join(from);
+        let entries =
+            fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+                .path();
+            let wanted = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e));
+            if wanted && path.is_file() {
+                names.push(path);
+            }
+        }
+        names.sort();
+        for path in names {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            files.push((path, format!("{to}/{name}")));
+        }
+    }
+    files.push((
+        adapter.join("cmake/ipc-lmms.cmake"),
+        "lib/cmake/ipc/ipc-lmms.cmake".to_owned(),
+    ));
+    Ok(files)
 }
 
 #[cfg(unix)]
@@ -430,6 +486,33 @@ mod tests {
         assert!(Options::parse(&args(&["--release"])).is_err());
         assert!(Options::parse(&args(&["--prefix"])).is_err());
         assert!(Options::parse(&args(&["--prefix", "/p", "--frob"])).is_err());
+    }
+
+    #[test]
+    fn installs_the_lmms_adapter_where_its_cmake_file_looks() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let files = lmms_files(root).unwrap();
+        let has = |rel: &str| files.iter().any(|(_, to)| to == rel);
+        for rel in [
+            "include/ipc/lmms/RemotePluginBase.h",
+            "include/ipc/lmms/RemotePluginClient.h",
+            "include/ipc/lmms/standalone/SampleFrame.h",
+            "share/ipc/lmms/src/Inbox.cpp",
+            "lib/cmake/ipc/ipc-lmms.cmake",
+        ] {
+            assert!(has(rel), "{rel} is not installed: {files:?}");
+        }
+        // Every source ipc-lmms.cmake compiles is installed.
+        let cmake =
+            fs::read_to_string(root.join(LMMS_ADAPTER).join("cmake/ipc-lmms.cmake")).unwrap();
+        for word in cmake.split(|c: char| c == '"' || c.is_whitespace()) {
+            if let Some(name) = word.strip_prefix("${_ipc_lmms_src}/") {
+                assert!(
+                    has(&format!("share/ipc/lmms/src/{name}")),
+                    "{name} is not installed"
+                );
+            }
+        }
     }
 
     #[test]

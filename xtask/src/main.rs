@@ -8,6 +8,8 @@ mod cmd;
 mod codegen;
 mod demo;
 mod install;
+mod lmms;
+mod lmms_bench;
 mod seams;
 mod setup;
 mod soak;
@@ -47,8 +49,9 @@ Tasks:
         Build libipc (ipc-ffi) and install it for C and C++: lib/ (the
         shared library with its soname links, or bin/ipc.dll and its
         import library; libipc.a), include/ (ipc.h, ipc.hpp),
-        lib/cmake/ipc/ (find_package(ipc): ipc::ipc, ipc::ipc_static)
-        and lib/pkgconfig/ (ipc.pc, ipc-static.pc).
+        lib/cmake/ipc/ (find_package(ipc): ipc::ipc, ipc::ipc_static,
+        ipc::lmms), lib/pkgconfig/ (ipc.pc, ipc-static.pc), and the LMMS
+        adapter (include/ipc/lmms/, share/ipc/lmms/src/; docs/LMMS.md).
   seams
         Check the design's seams on the source: no operating system named
         outside `sys/` in the library crates, no std atomics or locks

@@ -39,7 +39,9 @@ endif()
 
 find_package(Threads REQUIRED)
 
-add_library(ipc_lmms STATIC
+# Built only when something links it (a project that finds the package for
+# ipc::ipc alone compiles none of this).
+add_library(ipc_lmms STATIC EXCLUDE_FROM_ALL
   "${_ipc_lmms_src}/Channels.cpp"
   "${_ipc_lmms_src}/Connect.cpp"
   "${_ipc_lmms_src}/Inbox.cpp"

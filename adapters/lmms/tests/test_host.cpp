@@ -112,7 +112,13 @@ std::unique_ptr<TestHost> startSynth(int stage, const std::string& exe = synthPr
     // As ZynAddSubFx's host: start, then wait for InitDone without a busy
     // wait.
     CHECK(!host->init(exe, false));
+    const auto start = harness::nowNs();
     host->waitForInitDone(false);
+    if (host->failed()) {
+        // For the record: how the start-up ended.
+        std::printf("start-up failed after %.0f ms: plugin running %d, link invalid %d\n", harness::msSince(start),
+                    host->isRunning() ? 1 : 0, host->isInvalid() ? 1 : 0);
+    }
     CHECK(!host->failed());
     CHECK_EQ(host->ipcStage(), stage);
     return host;
@@ -281,12 +287,18 @@ static void synthPitch(int stage, const std::string& exe) {
         auto left = render(*host, 24);
         left.erase(left.begin(), left.begin() + 8 * frames);
         const double f = pitch(left, 44100);
-        std::printf("key %d: %.2f Hz (expected %.2f)\n", key, f, keyFrequency(key));
-        CHECK(std::fabs(f - keyFrequency(key)) < 0.5);
         float peak = 0;
         for (float v : left) {
             peak = std::max(peak, std::fabs(v));
         }
+        std::printf("key %d: %.2f Hz (expected %.2f), peak %.3f\n", key, f, keyFrequency(key), peak);
+        if (std::fabs(f - keyFrequency(key)) >= 0.5) {
+            // What the plugin thinks it renders, for the record.
+            const message r = host->ask(IdReport);
+            std::printf("plugin: rate %d, frames %d, inputs %d, outputs %d, MIDI events %d\n", r.getInt(0), r.getInt(1),
+                        r.getInt(2), r.getInt(3), host->ask(IdMidiReport).getInt(0));
+        }
+        CHECK(std::fabs(f - keyFrequency(key)) < 0.5);
         CHECK(peak > 0.99f && peak <= 1.0f);
         host->processMidiEvent(MidiEvent(MidiNoteOff, 0, static_cast<int16_t>(key), 0), 0);
         for (float v : render(*host, 2)) {
@@ -495,18 +507,15 @@ TEST_CASE(a_dead_plugin_is_noticed_at_once, 1, 2, 3) {
 }
 
 TEST_CASE(a_hung_plugin_costs_a_period, 1, 2, 3) {
-    // The default timeout: about one period.
-    auto o = options(stage);
-    o.processTimeout = std::chrono::nanoseconds(0);
-    auto host = startEffect(true, o);
+    auto host = startEffect(true, options(stage));
     std::vector<SampleFrame> in(frames, SampleFrame(0.25f, -0.25f));
     std::vector<SampleFrame> out(frames);
-    // A first period, so that nothing is still starting up.
-    bool ok = false;
-    for (auto t = harness::nowNs(); !ok && harness::msSince(t) < 60000;) {
-        ok = host->process(in.data(), out.data());
-    }
-    CHECK(ok);
+    // A first period, so that nothing is still starting up (with the
+    // generous timeout: on a busy machine one round trip may take longer
+    // than a period).
+    CHECK(host->process(in.data(), out.data()));
+    // The default timeout from now on: about one period.
+    host->setProcessTimeout(std::chrono::nanoseconds(0));
     host->sendMessage(message(IdHang).addInt(1500));
     sync(*host);
     auto start = harness::nowNs();
@@ -516,18 +525,25 @@ TEST_CASE(a_hung_plugin_costs_a_period, 1, 2, 3) {
     for (const auto& f : out) {
         CHECK_EQ(f[0], 0.0f);
     }
-    // The host carries on, period after period, and gets audio again once
-    // the plugin does.
-    int missed = 1;
+    // The host carries on, period after period, each bounded by the
+    // timeout, whether the plugin still hangs or not (no assertion on
+    // which: that would be a race with the hang's end).
     start = harness::nowNs();
-    for (ok = false; !ok && harness::msSince(start) < 60000; ++missed) {
-        ok = host->process(in.data(), out.data());
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int p = 0; p < 8; ++p) {
+        host->process(in.data(), out.data());
     }
-    std::printf("stage %d: a hung period cost %.1f ms; %d periods missed\n", stage, first, missed);
-    CHECK(ok);
-    CHECK(!host->failed());
+    const double more = harness::msSince(start);
+    std::printf("stage %d: a hung period cost %.1f ms, 8 more %.1f ms\n", stage, first, more);
     CHECK(first < 60000);
+    CHECK(more < 60000);
+    CHECK(!host->failed());
+    // Once the plugin is back the host gets its audio again: the answers
+    // to the periods it gave up on are recognised as late, not taken for
+    // the new period's (a generous timeout again, so that this does not
+    // depend on the machine's speed).
+    host->setProcessTimeout(never);
+    CHECK(host->process(in.data(), out.data()));
+    CHECK(!host->failed());
     for (const auto& f : out) {
         CHECK_EQ(f[0], 0.25f);
         CHECK_EQ(f[1], -0.25f);

@@ -9,7 +9,7 @@ use crate::sys::{
 };
 use crate::Error;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Once, OnceLock};
 
 /// What every endpoint of a segment shares; the memory stays mapped until the
 /// last endpoint and the last `Segment` handle are gone.
@@ -51,7 +51,7 @@ impl Shared {
         channels: Vec<ChannelGeometry>,
         signals: Vec<[Signal; 2]>,
     ) -> Shared {
-        let locked = creator_or_opener_lock(&memory);
+        let locked = creator_or_opener_lock(&memory, &channels);
         let n = channels.len();
         let flags = || {
             (0..n)
@@ -210,26 +210,64 @@ impl Shared {
     }
 }
 
-/// Locks the memory in RAM, or logs why it cannot.
-fn creator_or_opener_lock(memory: &Memory) -> bool {
+/// Locks the memory in RAM, or as much of it as the system allows, what the
+/// real-time path needs first; logs what could not be locked. Returns
+/// whether all of it is locked.
+///
+/// Under a memory-lock limit (8 MiB on a desktop Linux) the first few
+/// segments lock whole and the next refuse. A refused segment still locks
+/// the pages every call touches (the segment and channel headers), then
+/// its rings smallest first (a link's real-time rings before its main
+/// link's), each as far as the limit allows. Nothing fails for want of a
+/// lock: the pages are faulted in at creation and leave RAM only if the
+/// system swaps them out.
+fn creator_or_opener_lock(memory: &Memory, channels: &[ChannelGeometry]) -> bool {
     if matches!(memory, Memory::Local(_)) {
         return false;
     }
-    match memory.lock() {
-        Ok(()) => true,
-        Err(e) => {
-            log::warn!(
-                "could not lock {} bytes of shared memory in RAM ({e}); page faults may reach the audio path",
-                memory.len()
-            );
-            false
-        }
+    let Err(e) = memory.lock() else {
+        return true;
+    };
+    let control = std::mem::size_of::<ChannelHeader>();
+    let mut headers = vec![(0, layout::header_size(channels.len()) as usize)];
+    headers.extend(channels.iter().map(|g| (g.offset, control)));
+    let headers_locked = headers
+        .into_iter()
+        .all(|(offset, len)| memory.lock_range(offset, len).is_ok());
+    let mut rings: Vec<&ChannelGeometry> = channels.iter().collect();
+    rings.sort_by_key(|g| g.capacity);
+    let rings_locked = if headers_locked {
+        rings
+            .iter()
+            .take_while(|g| memory.lock_range(g.offset + control, g.capacity).is_ok())
+            .count()
+    } else {
+        0
+    };
+    // The first refusal says it all; a host starting many plugins would
+    // otherwise log one warning per plugin.
+    static WARNED: Once = Once::new();
+    let mut first = false;
+    WARNED.call_once(|| first = true);
+    let what = format!(
+        "could not lock all {} bytes of a shared segment in RAM ({e}); locked {} and {rings_locked} of its {} rings, smallest first",
+        memory.len(),
+        if headers_locked { "its control blocks" } else { "none of its control blocks" },
+        channels.len()
+    );
+    if !first {
+        log::debug!("{what}");
+    } else {
+        log::warn!(
+            "{what}; page faults may reach the audio path if the system swaps. Raise RLIMIT_MEMLOCK (ulimit -l; an audio group's memlock limit) to lock every segment; further refusals are logged at debug level"
+        );
     }
+    false
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // The watch thread touches the mapping: stop (join) it first.
+        // The watch thread touches the mapping: deregister from it first.
         self.death_watch = OnceLock::new();
         let _ = self.withdraw();
     }
@@ -420,8 +458,9 @@ impl Segment {
     }
 
     /// Starts watching the peer process now rather than at the first sleep
-    /// (Linux: one small thread per segment wakes this process's sleepers
-    /// the moment the peer exits; see `docs/ARCHITECTURE.md`), and, on the
+    /// (Linux: one small thread per process, shared by every segment, wakes
+    /// this process's sleepers the moment the peer exits; see
+    /// `docs/ARCHITECTURE.md`), and, on the
     /// creating side, [`withdraw`](Segment::withdraw)s the memory. Call it
     /// once the peer has opened the segment, from a thread that may
     /// allocate: otherwise the first endpoint to sleep does this, which
@@ -473,7 +512,9 @@ impl Segment {
         self.shared.peer_attached()
     }
 
-    /// Whether the pages are locked in RAM (see [`Segment::create`]).
+    /// Whether all the pages are locked in RAM (see [`Segment::create`]).
+    /// False where a memory-lock limit refused some: the control blocks and
+    /// then the smallest rings are locked first, as far as the limit goes.
     pub fn is_memory_locked(&self) -> bool {
         self.shared.locked
     }

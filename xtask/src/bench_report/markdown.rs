@@ -58,7 +58,17 @@ const TARGETS: &[Target] = &[
     Target {
         row: "rt_call_spin",
         vs: "baseline_spin_pingpong",
-        bound: Bound::AtMost(2.5),
+        bound: Bound::AtMost(1.5),
+    },
+    Target {
+        row: "rt_call_loaded",
+        vs: "rt_call",
+        bound: Bound::AtMost(1.2),
+    },
+    Target {
+        row: "rt_call_spin_loaded",
+        vs: "rt_call_spin",
+        bound: Bound::AtMost(1.2),
     },
     Target {
         row: "main_link_stream",
@@ -81,9 +91,34 @@ const TARGETS: &[Target] = &[
         bound: Bound::AtLeast(0.8),
     },
     Target {
+        row: "lmms_process",
+        vs: "baseline_lmms_socket_process",
+        bound: Bound::AtMost(1.0),
+    },
+    Target {
+        row: "lmms_process_spin",
+        vs: "baseline_lmms_socket_process",
+        bound: Bound::AtMost(0.05),
+    },
+    Target {
+        row: "lmms_midi_stream",
+        vs: "baseline_lmms_socket_midi",
+        bound: Bound::AtLeast(5.0),
+    },
+    Target {
         row: "state_roundtrip_64mib",
         vs: "baseline_memcpy_fresh_64mib_x4",
         bound: Bound::AtMost(1.5),
+    },
+    Target {
+        row: "link_scale_64",
+        vs: "rt_call",
+        bound: Bound::AtMost(1.15),
+    },
+    Target {
+        row: "link_scale_spin_64",
+        vs: "rt_call_spin",
+        bound: Bound::AtMost(1.15),
     },
 ];
 

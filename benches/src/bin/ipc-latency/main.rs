@@ -18,7 +18,11 @@
 //!   and streams;
 //! * [`baselines`]: raw futex, pure spin and Unix-socket baselines;
 //! * [`channel`], [`msgpack`], [`link`]: one file per layer under test;
+//! * [`loaded`]: the real-time calls again under main-link load;
+//! * [`scale`]: many plugins on one host, called once per period each;
 //! * [`ffi`]: the link rows again with a C++ host over the C ABI.
+//! * [`lmms`]: the LMMS adapter against LMMS's socket transport, both
+//!   sides C++ programs.
 //!
 //! Adding a benchmark takes a measuring function
 //! (`fn(&mut Harness) -> Result<Measured, Failure>`, which spawns the peer
@@ -30,8 +34,11 @@ mod channel;
 mod ffi;
 mod harness;
 mod link;
+mod lmms;
+mod loaded;
 mod msgpack;
 mod options;
+mod scale;
 mod state;
 
 use harness::{Harness, Measured, Peer, PEER_ROLE};
@@ -67,16 +74,35 @@ const BENCHES: &[Bench] = &[
     Bench { name: "msgpack_pingpong", baseline: Some("channel_pingpong"), measure: msgpack::pingpong, peer: msgpack::pingpong_peer },
     Bench { name: "rt_call", baseline: Some("baseline_futex_pingpong"), measure: link::rt_call, peer: link::peer },
     Bench { name: "rt_call_spin", baseline: Some("baseline_spin_pingpong"), measure: link::rt_call_spin, peer: link::rt_call_spin_peer },
+    Bench { name: "rt_call_loaded", baseline: Some("rt_call"), measure: loaded::rt_call_loaded, peer: loaded::peer },
+    Bench { name: "rt_call_spin_loaded", baseline: Some("rt_call_spin"), measure: loaded::rt_call_spin_loaded, peer: loaded::spin_peer },
     Bench { name: "main_link_request", baseline: Some("baseline_uds_pingpong"), measure: link::main_link_request, peer: link::peer },
     Bench { name: "baseline_uds_msgs", baseline: None, measure: baselines::uds_msgs, peer: baselines::uds_msgs_peer },
     Bench { name: "main_link_stream", baseline: Some("baseline_uds_msgs"), measure: link::main_link_stream, peer: link::peer },
     Bench { name: "ffi_rt_call", baseline: Some("rt_call"), measure: ffi::rt_call, peer: link::peer },
     Bench { name: "ffi_rt_call_spin", baseline: Some("rt_call_spin"), measure: ffi::rt_call_spin, peer: link::rt_call_spin_peer },
     Bench { name: "ffi_main_link_stream", baseline: Some("main_link_stream"), measure: ffi::main_link_stream, peer: link::peer },
+    Bench { name: "baseline_lmms_socket_process", baseline: None, measure: lmms::socket_process, peer: lmms::no_peer },
+    Bench { name: "lmms_process", baseline: Some("baseline_lmms_socket_process"), measure: lmms::process, peer: lmms::no_peer },
+    Bench { name: "lmms_process_spin", baseline: Some("baseline_lmms_socket_process"), measure: lmms::process_spin, peer: lmms::no_peer },
+    Bench { name: "baseline_lmms_socket_midi", baseline: None, measure: lmms::socket_midi, peer: lmms::no_peer },
+    Bench { name: "lmms_midi_stream", baseline: Some("baseline_lmms_socket_midi"), measure: lmms::midi_stream, peer: lmms::no_peer },
     Bench { name: "baseline_memcpy_fresh_64mib_x4", baseline: None, measure: state::memcpy_fresh, peer: state::no_peer },
     Bench { name: "state_roundtrip_64mib", baseline: Some("baseline_memcpy_fresh_64mib_x4"), measure: state::roundtrip_fresh, peer: state::peer },
     Bench { name: "baseline_memcpy_warm_64mib_x4", baseline: None, measure: state::memcpy_warm, peer: state::no_peer },
     Bench { name: "state_roundtrip_64mib_into", baseline: Some("baseline_memcpy_warm_64mib_x4"), measure: state::roundtrip_into, peer: state::peer },
+    Bench { name: "baseline_round_robin_1", baseline: None, measure: scale::round_robin_1, peer: scale::raw_peer },
+    Bench { name: "baseline_round_robin_64", baseline: Some("baseline_round_robin_1"), measure: scale::round_robin_64, peer: scale::raw_peer },
+    Bench { name: "baseline_round_robin_spin_1", baseline: None, measure: scale::round_robin_spin_1, peer: scale::raw_peer },
+    Bench { name: "baseline_round_robin_spin_64", baseline: Some("baseline_round_robin_spin_1"), measure: scale::round_robin_spin_64, peer: scale::raw_peer },
+    Bench { name: "link_scale_1", baseline: Some("rt_call"), measure: scale::link_scale_1, peer: scale::peer },
+    Bench { name: "link_scale_8", baseline: Some("rt_call"), measure: scale::link_scale_8, peer: scale::peer },
+    Bench { name: "link_scale_32", baseline: Some("rt_call"), measure: scale::link_scale_32, peer: scale::peer },
+    Bench { name: "link_scale_64", baseline: Some("rt_call"), measure: scale::link_scale_64, peer: scale::peer },
+    Bench { name: "link_scale_spin_1", baseline: Some("rt_call_spin"), measure: scale::link_scale_spin_1, peer: scale::peer },
+    Bench { name: "link_scale_spin_8", baseline: Some("rt_call_spin"), measure: scale::link_scale_spin_8, peer: scale::peer },
+    Bench { name: "link_scale_spin_32", baseline: Some("rt_call_spin"), measure: scale::link_scale_spin_32, peer: scale::peer },
+    Bench { name: "link_scale_spin_64", baseline: Some("rt_call_spin"), measure: scale::link_scale_spin_64, peer: scale::peer },
 ];
 
 fn find_bench(name: &str) -> Option<&'static Bench> {

@@ -149,7 +149,7 @@ fn death_watch_wakes_sleepers<B: Backend>() {
     let gone = Arc::new(AtomicBool::new(false));
     let mut child = long_lived_child();
     let watch = B::DeathWatch::start(child.id(), vec![&word as *const AtomicU32], gone.clone());
-    drop(watch); // joins the thread
+    drop(watch); // stops watching: the death below must not be reported
     child.kill().expect("kill");
     child.wait().expect("reap");
     assert_eq!(word.load(Ordering::SeqCst), SLEEPING);

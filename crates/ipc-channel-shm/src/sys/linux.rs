@@ -18,7 +18,7 @@ use super::{Backend, SharedMemory, Slot, WaitWord, WatchPeer};
 use crate::sync::{AtomicBool, AtomicU32, Mutex, Ordering};
 use std::ffi::CString;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The Linux backend.
@@ -237,19 +237,60 @@ fn pidfd_open(pid: libc::pid_t) -> io::Result<Fd> {
     Ok(Fd(fd as libc::c_int))
 }
 
+/// This process's pidfds of peer processes, one per peer, shared by every
+/// watch of it (the death watch and each endpoint's), so that a plugin
+/// costs its host one descriptor however many of its endpoints have slept.
+static PIDFDS: Mutex<Vec<(libc::pid_t, Weak<Fd>)>> = Mutex::new(Vec::new());
+
+/// A pidfd for `pid`, shared with the other watches of that process.
+///
+/// A cached pidfd is handed out only while its process runs: a running
+/// process keeps its pid, so it is the same process. One that has exited
+/// may have had its pid reused by a new process, which gets a pidfd of its
+/// own (or `ESRCH` if there is none).
+fn shared_pidfd(pid: libc::pid_t) -> io::Result<Arc<Fd>> {
+    let mut cache = PIDFDS.lock().unwrap_or_else(|e| e.into_inner());
+    cache.retain(|(_, fd)| fd.strong_count() > 0);
+    let cached = cache
+        .iter()
+        .find(|(p, _)| *p == pid)
+        .and_then(|(_, fd)| fd.upgrade());
+    if let Some(fd) = cached {
+        if !pidfd_exited(&fd) {
+            return Ok(fd);
+        }
+    }
+    let fd = Arc::new(pidfd_open(pid)?);
+    cache.retain(|(p, _)| *p != pid);
+    cache.push((pid, Arc::downgrade(&fd)));
+    Ok(fd)
+}
+
+/// Whether the process behind `pidfd` has exited (it is readable then).
+fn pidfd_exited(pidfd: &Fd) -> bool {
+    let mut p = libc::pollfd {
+        fd: pidfd.0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & libc::POLLIN != 0
+}
+
 /// Watches a peer process through a pidfd (immune to PID reuse), falling back
 /// to `kill(pid, 0)` on kernels older than 5.3.
 #[derive(Debug)]
 pub(crate) struct PeerWatch {
     pid: libc::pid_t,
-    pidfd: Option<Fd>,
+    pidfd: Option<Arc<Fd>>,
     gone: bool,
 }
 
 impl WatchPeer for PeerWatch {
     fn new(pid: u32) -> Option<PeerWatch> {
         let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
-        match pidfd_open(pid) {
+        match shared_pidfd(pid) {
             Ok(fd) => Some(PeerWatch {
                 pid,
                 pidfd: Some(fd),
@@ -268,47 +309,216 @@ impl WatchPeer for PeerWatch {
             return false;
         }
         self.gone = match &self.pidfd {
-            Some(fd) => {
-                let mut p = libc::pollfd {
-                    fd: fd.0,
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd, zero timeout.
-                let n = unsafe { libc::poll(&mut p, 1, 0) };
-                n == 1 && p.revents & libc::POLLIN != 0
-            }
+            Some(fd) => pidfd_exited(fd),
             None => super::posix::process_gone(self.pid),
         };
         !self.gone
     }
 }
 
-/// A thread that sleeps until the peer process exits and then wakes every
-/// endpoint of the segment sleeping in this process, so that a dead peer is
-/// reported at once instead of when a sleep slice ends.
+/// One process-wide thread that sleeps in `epoll_wait` on a pidfd per
+/// watched segment and, when a peer exits, wakes every endpoint of that
+/// segment sleeping in this process, so that a dead peer is reported at once
+/// instead of when a sleep slice ends. A host with 64 plugins pays one
+/// thread in all and one pidfd per plugin (shared with its endpoints' peer
+/// checks), not a thread, an eventfd and a pidfd per segment.
 ///
 /// It marks the death in `gone` first, then sets every sleep word of the
 /// segment to `AWAKE` and wakes its sleepers. A waiter checks `gone` after
 /// setting its word to `SLEEPING`, so it either sees the mark or finds its
 /// word changed (the futex wait returns at once): no wake-up is lost.
+///
+/// A `DeathWatch` is one registration; dropping it deregisters the segment.
+/// The thread wakes a segment's words only while holding the registry's
+/// lock and only for a registration still in it, so once the drop has
+/// removed it the words (and the mapping) are never touched again.
 #[derive(Debug)]
 pub(crate) struct DeathWatch {
-    /// An eventfd that asks the thread to stop.
-    stop: Arc<Fd>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    watcher: &'static Watcher,
+    token: u64,
 }
 
-/// Addresses of sleep words inside a mapping that outlives the watch.
-struct Words(Vec<usize>);
+/// The thread's side: the epoll instance and what is registered with it.
+struct Watcher {
+    epoll: Fd,
+    /// Watched segments by token. Tokens are never reused, so a stale event
+    /// of a registration that is gone cannot fire for a newer one.
+    entries: Mutex<Entries>,
+    /// The process that started the thread (a child forked without `exec`
+    /// has no thread: it starts its own).
+    pid: u32,
+}
+
+#[derive(Default)]
+struct Entries {
+    next: u64,
+    /// Set once the thread has ended (it never does but on an unexpected
+    /// `epoll_wait` error): then no new registration is taken.
+    stopped: bool,
+    map: std::collections::HashMap<u64, Entry>,
+}
+
+/// One watched segment: the peer's pidfd, the addresses of the segment's
+/// sleep words (inside a mapping that outlives the registration), and the
+/// segment's mark.
+struct Entry {
+    pidfd: Arc<Fd>,
+    words: Vec<usize>,
+    gone: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("epoll", &self.epoll)
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The process's watcher, started with the first registration; it lives
+/// as long as the process (one thread asleep in `epoll_wait`).
+static WATCHER: Mutex<Option<&'static Watcher>> = Mutex::new(None);
+
+/// The watcher of this process, started if there is none yet.
+fn watcher() -> Option<&'static Watcher> {
+    let mut slot = WATCHER.lock().unwrap_or_else(|e| e.into_inner());
+    let me = std::process::id();
+    if let Some(w) = *slot {
+        if w.pid == me {
+            return Some(w);
+        }
+    }
+    // SAFETY: epoll_create1 takes flags only.
+    let epoll = Fd(check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }).ok()?);
+    // Leaked on purpose: the thread refers to it for the rest of the process.
+    let w: &'static Watcher = Box::leak(Box::new(Watcher {
+        epoll,
+        entries: Mutex::new(Entries::default()),
+        pid: me,
+    }));
+    std::thread::Builder::new()
+        .name("ipc-peer-watch".into())
+        .stack_size(64 * 1024)
+        .spawn(move || w.run())
+        .ok()?;
+    *slot = Some(w);
+    Some(w)
+}
+
+impl Watcher {
+    fn entries(&self) -> impl std::ops::DerefMut<Target = Entries> + '_ {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a segment; `None` if the thread has ended or epoll refuses.
+    fn register(&self, pidfd: Arc<Fd>, words: Vec<usize>, gone: Arc<AtomicBool>) -> Option<u64> {
+        let mut entries = self.entries();
+        if entries.stopped {
+            return None;
+        }
+        let token = entries.next;
+        entries.next += 1;
+        let mut event = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
+        let add = |fd: &Fd, event: &mut libc::epoll_event| {
+            // SAFETY: both descriptors are open; `event` is a valid epoll_event.
+            check(unsafe { libc::epoll_ctl(self.epoll.0, libc::EPOLL_CTL_ADD, fd.0, event) })
+        };
+        let pidfd = match add(&pidfd, &mut event) {
+            Ok(_) => pidfd,
+            // The same peer's pidfd is watched for another segment already
+            // (a process with two links to one peer): a copy of its own.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                // SAFETY: duplicating an open descriptor.
+                let copy = check(unsafe { libc::fcntl(pidfd.0, libc::F_DUPFD_CLOEXEC, 0) }).ok()?;
+                let copy = Arc::new(Fd(copy));
+                add(&copy, &mut event).ok()?;
+                copy
+            }
+            Err(_) => return None,
+        };
+        entries.map.insert(token, Entry { pidfd, words, gone });
+        Some(token)
+    }
+
+    /// Removes a segment (if the thread has not already fired it).
+    fn deregister(&self, token: u64) {
+        let mut entries = self.entries();
+        if let Some(entry) = entries.map.remove(&token) {
+            self.forget(&entry);
+        }
+    }
+
+    /// Takes `entry`'s pidfd out of the epoll set (before it is closed).
+    fn forget(&self, entry: &Entry) {
+        // SAFETY: both descriptors are open; DEL ignores the event argument.
+        unsafe {
+            libc::epoll_ctl(
+                self.epoll.0,
+                libc::EPOLL_CTL_DEL,
+                entry.pidfd.0,
+                std::ptr::null_mut(),
+            )
+        };
+    }
+
+    /// The thread: waits for peers to exit and wakes their segments.
+    fn run(&self) {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
+        loop {
+            // SAFETY: `events` is a valid buffer of 16 entries; no timeout.
+            let n = unsafe { libc::epoll_wait(self.epoll.0, events.as_mut_ptr(), 16, -1) };
+            if n < 0 {
+                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // Never expected: sleepers fall back to their 25 ms slices.
+                let mut entries = self.entries();
+                entries.stopped = true;
+                for (_, entry) in entries.map.drain() {
+                    self.forget(&entry);
+                }
+                return;
+            }
+            let mut entries = self.entries();
+            for event in &events[..n as usize] {
+                let token = event.u64;
+                // A pidfd is readable once its process has exited; an entry
+                // deregistered meanwhile is not in the map any more.
+                if let Some(entry) = entries.map.remove(&token) {
+                    self.forget(&entry);
+                    wake_all(&entry);
+                }
+            }
+        }
+    }
+}
+
+/// Marks the peer of `entry` gone and wakes every sleeper of its segment.
+fn wake_all(entry: &Entry) {
+    entry.gone.store(true, Ordering::SeqCst);
+    for &address in &entry.words {
+        // SAFETY: the address is a sleep word in the segment's mapping,
+        // which stays mapped while the registration is in the map (its drop
+        // removes it under the lock held here, before the mapping goes).
+        let word = unsafe { &*(address as *const AtomicU32) };
+        if word.swap(crate::layout::AWAKE, Ordering::SeqCst) == crate::layout::SLEEPING {
+            futex_wake(word);
+        }
+    }
+}
 
 impl super::DeathWatch for DeathWatch {
-    /// `None` if the system has no pidfd (before Linux 5.3) or no thread
-    /// can be started: sleepers then notice the death when a slice ends.
-    /// Also `None` for a peer that is gone already, with `gone` set.
+    /// `None` if the system has no pidfd (before Linux 5.3) or the watch
+    /// thread cannot be started: sleepers then notice the death when a
+    /// slice ends. Also `None` for a peer that is gone already, with `gone`
+    /// set.
     fn start(pid: u32, words: Vec<*const AtomicU32>, gone: Arc<AtomicBool>) -> Option<DeathWatch> {
         let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
-        let pidfd = match pidfd_open(pid) {
+        let pidfd = match shared_pidfd(pid) {
             Ok(fd) => fd,
             Err(e) => {
                 // Gone already (exited and reaped, e.g. a host killed while
@@ -320,69 +530,128 @@ impl super::DeathWatch for DeathWatch {
                 return None;
             }
         };
-        // SAFETY: eventfd takes an initial value and flags.
-        let stop = Arc::new(Fd(
-            check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) }).ok()?
-        ));
-        let words = Words(words.into_iter().map(|w| w as usize).collect());
-        let stop_fd = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("ipc-peer-watch".into())
-            .stack_size(64 * 1024)
-            .spawn(move || watch(&pidfd, &stop_fd, &words, &gone))
-            .ok()?;
-        Some(DeathWatch {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-/// The watch thread: waits for the pidfd (the peer exited) or the eventfd
-/// (the segment is going away).
-fn watch(pidfd: &Fd, stop: &Fd, words: &Words, gone: &AtomicBool) {
-    let mut fds = [
-        libc::pollfd {
-            fd: pidfd.0,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: stop.0,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    let died = loop {
-        // SAFETY: two valid pollfds, no timeout.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n > 0 {
-            break fds[0].revents & libc::POLLIN != 0;
-        }
-        if n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            break false;
-        }
-    };
-    if died {
-        gone.store(true, Ordering::SeqCst);
-        for &address in &words.0 {
-            // SAFETY: the address is a sleep word in the segment's mapping,
-            // which stays mapped until this thread has been joined.
-            let word = unsafe { &*(address as *const AtomicU32) };
-            if word.swap(crate::layout::AWAKE, Ordering::SeqCst) == crate::layout::SLEEPING {
-                futex_wake(word);
-            }
-        }
+        let watcher = watcher()?;
+        let words = words.into_iter().map(|w| w as usize).collect();
+        let token = watcher.register(pidfd, words, gone)?;
+        Some(DeathWatch { watcher, token })
     }
 }
 
 impl Drop for DeathWatch {
     fn drop(&mut self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a valid u64 to our eventfd.
-        unsafe { libc::write(self.stop.0, (&one as *const u64).cast(), 8) };
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        self.watcher.deregister(self.token);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::DeathWatch as _;
+    use super::*;
+    use crate::layout::SLEEPING;
+    use std::time::{Duration, Instant};
+
+    const NEVER: Duration = Duration::from_secs(60);
+
+    fn sleeper() -> std::process::Child {
+        std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .expect("start a long-lived process")
+    }
+
+    fn watch_threads() -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .expect("tasks")
+            .filter_map(Result::ok)
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.trim_end() == "ipc-peer-watch")
+            })
+            .count()
+    }
+
+    /// Many segments share one thread; each peer's death wakes its own
+    /// segment's words and only those; a dropped registration is gone.
+    #[test]
+    fn one_thread_watches_every_segment() {
+        const N: usize = 8;
+        let words: Vec<[AtomicU32; 2]> = (0..N)
+            .map(|_| [AtomicU32::new(SLEEPING), AtomicU32::new(SLEEPING)])
+            .collect();
+        let gone: Vec<Arc<AtomicBool>> = (0..N).map(|_| Arc::default()).collect();
+        let mut children: Vec<_> = (0..N).map(|_| sleeper()).collect();
+        let mut watches: Vec<Option<DeathWatch>> = (0..N)
+            .map(|i| {
+                DeathWatch::start(
+                    children[i].id(),
+                    words[i].iter().map(|w| w as *const AtomicU32).collect(),
+                    Arc::clone(&gone[i]),
+                )
+            })
+            .collect();
+        assert!(watches.iter().all(Option::is_some), "pidfd watches start");
+        assert_eq!(watch_threads(), 1, "one watch thread for {N} segments");
+        // Deregister the last one before its peer dies: it must stay asleep.
+        drop(watches[N - 1].take());
+        // Kill the even ones only.
+        for (i, child) in children.iter_mut().enumerate() {
+            if i % 2 == 0 || i == N - 1 {
+                child.kill().expect("kill");
+                child.wait().expect("reap");
+            }
         }
+        let t = Instant::now();
+        for i in (0..N).step_by(2) {
+            for word in &words[i] {
+                while word.load(Ordering::SeqCst) == SLEEPING {
+                    std::thread::sleep(Duration::from_millis(1));
+                    assert!(t.elapsed() < NEVER, "segment {i} never woken");
+                }
+            }
+            assert!(gone[i].load(Ordering::SeqCst));
+        }
+        for i in (1..N).step_by(2) {
+            assert!(!gone[i].load(Ordering::SeqCst), "segment {i} marked gone");
+            for word in &words[i] {
+                assert_eq!(word.load(Ordering::SeqCst), SLEEPING, "segment {i} woken");
+            }
+        }
+        drop(watches);
+        for child in children.iter_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert_eq!(watch_threads(), 1, "the thread stays for the next segment");
+    }
+
+    /// Every watch of one process shares one pidfd; a pid whose process
+    /// has exited gets a fresh one.
+    #[test]
+    fn watches_of_one_process_share_its_pidfd() {
+        let mut child = sleeper();
+        let fd = |w: &PeerWatch| w.pidfd.as_ref().map(|f| f.0);
+        let mut a = PeerWatch::new(child.id()).expect("a watch");
+        let b = PeerWatch::new(child.id()).expect("a watch");
+        assert!(fd(&a).is_some());
+        assert_eq!(fd(&a), fd(&b), "two descriptors for one peer");
+        let gone = Arc::new(AtomicBool::new(false));
+        let word = AtomicU32::new(SLEEPING);
+        let watch = DeathWatch::start(child.id(), vec![&word as *const AtomicU32], gone.clone())
+            .expect("a death watch");
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+        assert!(!a.is_alive(), "a dead peer counts as alive");
+        let t = Instant::now();
+        while !gone.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+            assert!(t.elapsed() < NEVER, "the death watch never fired");
+        }
+        drop(watch);
+        // The pid of an exited process never gets its old descriptor back.
+        let c = PeerWatch::new(child.id()).expect("a watch");
+        assert!(
+            c.gone || fd(&c) != fd(&a),
+            "an exited process's pidfd reused"
+        );
     }
 }

@@ -152,7 +152,7 @@ impl SharedMemory for HeapMemory {
         self.len
     }
 
-    fn lock(&self) -> io::Result<()> {
+    fn lock_range(&self, _offset: usize, _len: usize) -> io::Result<()> {
         Ok(())
     }
 

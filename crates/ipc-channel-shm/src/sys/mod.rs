@@ -11,7 +11,8 @@
 //!   sleeper (futex, wait-on-address, or a kernel event both processes hold);
 //! * [`WatchPeer`]: whether the peer process still runs;
 //! * [`DeathWatch`]: something that wakes this process's sleepers the moment
-//!   the peer exits (a thread on a pidfd on Linux; nothing elsewhere, where
+//!   the peer exits (on Linux one thread per process in `epoll_wait` on a
+//!   pidfd per segment; nothing elsewhere, where
 //!   sleepers notice in slices or, on Windows, wait on the process itself).
 //!
 //! [`Backend`] names one implementation of each. `Os` is this system's
@@ -95,7 +96,12 @@ pub(crate) trait SharedMemory: Sized + Send + Sync + std::fmt::Debug {
     /// The length in bytes.
     fn len(&self) -> usize;
     /// Pins the pages in RAM.
-    fn lock(&self) -> io::Result<()>;
+    fn lock(&self) -> io::Result<()> {
+        self.lock_range(0, self.len())
+    }
+    /// Pins the pages holding bytes `offset..offset + len` in RAM (a range
+    /// inside the memory; pages locked twice count once).
+    fn lock_range(&self, offset: usize, len: usize) -> io::Result<()>;
     /// Makes the memory impossible to open from now on (the peer has
     /// attached, or the creator gives up); mappings stay valid. Idempotent.
     fn withdraw(&self) -> io::Result<()>;
@@ -131,7 +137,8 @@ pub(crate) trait WatchPeer: Sized + Send + std::fmt::Debug {
 pub(crate) trait DeathWatch: Sized + Send + Sync + std::fmt::Debug {
     /// Starts watching `pid`. When it exits: `gone` is set, then every word
     /// of `words` is set to awake and its sleeper woken. The words must stay
-    /// valid until the watch is dropped (which stops it). `None` where the
+    /// valid until the watch is dropped (which stops it: once `drop` has
+    /// returned, nothing touches them). `None` where the
     /// system offers no such watch, and where the peer has ended already
     /// (then `gone` is set before it returns, where the system can tell).
     fn start(pid: u32, words: Vec<*const AtomicU32>, gone: Arc<AtomicBool>) -> Option<Self>;
@@ -242,6 +249,13 @@ impl Memory {
         match self {
             Memory::Os(m) => m.lock(),
             Memory::Local(m) => m.lock(),
+        }
+    }
+
+    pub(crate) fn lock_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        match self {
+            Memory::Os(m) => m.lock_range(offset, len),
+            Memory::Local(m) => m.lock_range(offset, len),
         }
     }
 

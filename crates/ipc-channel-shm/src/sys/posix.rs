@@ -57,10 +57,14 @@ impl Mapped {
         self.len
     }
 
-    /// Pins the pages in memory (they are already faulted in).
-    pub(crate) fn lock(&self) -> io::Result<()> {
-        // SAFETY: the range is exactly our mapping.
-        check(unsafe { libc::mlock(self.ptr.cast(), self.len) }).map(drop)
+    /// Pins the pages holding `offset..offset + len` in memory (they are
+    /// already faulted in).
+    pub(crate) fn lock_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        // SAFETY: the range lies inside our mapping (checked above).
+        check(unsafe { libc::mlock(self.ptr.add(offset).cast(), len) }).map(drop)
     }
 }
 
@@ -83,8 +87,8 @@ macro_rules! mapped_memory {
             self.mapped.len()
         }
 
-        fn lock(&self) -> io::Result<()> {
-            self.mapped.lock()
+        fn lock_range(&self, offset: usize, len: usize) -> io::Result<()> {
+            self.mapped.lock_range(offset, len)
         }
     };
 }

@@ -298,9 +298,12 @@ impl SharedMemory for Mapping {
 
     /// Pins the pages in memory (they are already faulted in). This fails when
     /// the process's minimum working set is too small; the caller logs that.
-    fn lock(&self) -> io::Result<()> {
-        // SAFETY: the range lies inside our view.
-        if unsafe { VirtualLock(self.ptr.cast_const().cast(), self.len) } == 0 {
+    fn lock_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        // SAFETY: the range lies inside our view (checked above).
+        if unsafe { VirtualLock(self.ptr.add(offset).cast_const().cast(), len) } == 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(())
