@@ -34,6 +34,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "LmmsTypes.h"
@@ -171,6 +172,10 @@ private:
 };
 
 inline bool RemotePluginHost::process(const SampleFrame* inBuf, SampleFrame* outBuf) {
+    // A SampleFrame is two floats with nothing else (LMMS's and the
+    // stand-in): frames then copy as a whole.
+    constexpr bool framesAreTwoFloats =
+        std::is_trivially_copyable_v<SampleFrame> && sizeof(SampleFrame) == 2 * sizeof(float);
     const auto frames = static_cast<std::size_t>(framesPerPeriod());
     auto silence = [&] {
         if (outBuf != nullptr) {
@@ -181,7 +186,10 @@ inline bool RemotePluginHost::process(const SampleFrame* inBuf, SampleFrame* out
     if (failed()) {
         return silence();
     }
-    if (!isRunning()) {
+    // At stage 3 the real-time call itself reports a dead or closed plugin
+    // at once (the death watch); asking the OS every period would cost a
+    // system call on the audio thread.
+    if (ipcStage() != static_cast<int>(remote_ipc::Stage::links) && !isRunning()) {
         // Gone: every wait returns from now on.
         invalidate();
         return silence();
@@ -203,9 +211,19 @@ inline bool RemotePluginHost::process(const SampleFrame* inBuf, SampleFrame* out
         return silence();
     }
     float* buffer = audio.data;
-    std::memset(buffer, 0, (audio.inputs + audio.outputs) * audio.frames * sizeof(float));
     const std::size_t inputs = std::min<std::size_t>(audio.inputs, 2);
-    if (inBuf != nullptr && inputs > 0) {
+    const bool wholeFrames =
+        inBuf != nullptr && !m_splitChannels && audio.inputs == 2 && framesAreTwoFloats;
+    if (wholeFrames) {
+        // LMMS's common case, two interleaved inputs: one copy, and zeros
+        // only where the period leaves the buffer unwritten.
+        std::memcpy(buffer, static_cast<const void*>(inBuf), frames * sizeof(SampleFrame));
+        const std::size_t rest = 2 * (audio.frames - frames) + audio.outputs * audio.frames;
+        std::memset(buffer + 2 * frames, 0, rest * sizeof(float));
+    } else {
+        std::memset(buffer, 0, (audio.inputs + audio.outputs) * audio.frames * sizeof(float));
+    }
+    if (!wholeFrames && inBuf != nullptr && inputs > 0) {
         if (m_splitChannels) {
             for (std::size_t ch = 0; ch < inputs; ++ch) {
                 for (std::size_t f = 0; f < frames; ++f) {
@@ -233,6 +251,10 @@ inline bool RemotePluginHost::process(const SampleFrame* inBuf, SampleFrame* out
     // What a plugin wrote is some float: it can only make wrong audio.
     const std::size_t outputs = std::min<std::size_t>(audio.outputs, 2);
     const float* source = buffer + audio.inputs * audio.frames;
+    if (!m_splitChannels && audio.outputs == 2 && framesAreTwoFloats) {
+        std::memcpy(static_cast<void*>(outBuf), source, frames * sizeof(SampleFrame));
+        return true;
+    }
     zeroSampleFrames(outBuf, frames);
     if (m_splitChannels) {
         for (std::size_t ch = 0; ch < outputs; ++ch) {
