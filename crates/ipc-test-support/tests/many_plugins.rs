@@ -70,7 +70,7 @@ fn partly_locked_files() -> usize {
 /// Sets `RLIMIT_MEMLOCK` to `bytes` and gives up `CAP_IPC_LOCK` (which
 /// ignores the limit) on this thread, where the test runs as root: from
 /// here on this thread locks memory as a desktop user's process does.
-fn limit_memory_locking(bytes: u64) {
+fn limit_memory_locking(bytes: libc::rlim_t) {
     let limit = libc::rlimit {
         rlim_cur: bytes,
         rlim_max: bytes,
@@ -145,7 +145,8 @@ fn period(rts: &mut [RtCaller], frame: u64) {
 
 /// What the child test process does under the limit.
 fn under_the_limit() {
-    limit_memory_locking(LIMIT);
+    // 8 MiB fits `rlim_t` on every target (32 bits on i686).
+    limit_memory_locking(LIMIT as libc::rlim_t);
     let config = LinkConfig::default();
     let mut hosts: Vec<Host> = (0..PLUGINS)
         .map(|i| {
