@@ -8,19 +8,13 @@
 //! from them, as for the Rust rows.
 
 use crate::channel::CHANNEL_SPIN;
+use crate::external::Program;
 use crate::harness::{Harness, Measured, Pace, STALL_LIMIT};
 use ipc_benches::report::{LatencySummary, Measurement};
-use ipc_benches::{Context, Failure};
+use ipc_benches::Failure;
 use std::ffi::OsString;
-use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Names another build of the C++ program (else it is looked for where the
-/// `c-cpp` step of `cargo xtask ci` builds it: `target/ffi-bench/`).
-const PROGRAM_VARIABLE: &str = "IPC_FFI_BENCH";
-const PROGRAM: &str = "ipc_ffi_bench";
+use std::time::Duration;
 
 /// How to build the C++ program, for the failure that says it is missing.
 const HOW_TO_BUILD: &str =
@@ -30,31 +24,15 @@ cmake -S benches/cpp -B target/ffi-bench -DCMAKE_PREFIX_PATH=$PWD/target/ffi-ben
 cmake --build target/ffi-bench\n\
 (or set IPC_FFI_BENCH to a build elsewhere)";
 
-/// The C++ program: `$IPC_FFI_BENCH`, else `<target>/ffi-bench/ipc_ffi_bench`
-/// next to the profile directory this binary runs from.
-fn program() -> Result<PathBuf, Failure> {
-    let path = match std::env::var_os(PROGRAM_VARIABLE).filter(|p| !p.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let exe = std::env::current_exe().context("finding this executable")?;
-            let target = exe
-                .parent()
-                .and_then(|profile| profile.parent())
-                .ok_or_else(|| Failure::new("this executable is not in a target directory"))?;
-            target
-                .join("ffi-bench")
-                .join(format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX))
-        }
-    };
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(Failure::new(format!(
-            "the C++ bench program {} is not built; {HOW_TO_BUILD}",
-            path.display()
-        )))
-    }
-}
+/// The C++ program: `$IPC_FFI_BENCH`, else where the `c-cpp` step of
+/// `cargo xtask ci` builds it (`target/ffi-bench/ipc_ffi_bench`).
+const PROGRAM: Program = Program {
+    variable: "IPC_FFI_BENCH",
+    dir: "ffi-bench",
+    name: "ipc_ffi_bench",
+    what: "the C++ bench program",
+    how_to_build: HOW_TO_BUILD,
+};
 
 /// The C++ program's command line for one row: its mode and arguments,
 /// then the peer it starts (`EXE NAME CPU`, as the harness starts peers;
@@ -67,7 +45,7 @@ fn command(h: &Harness, args: &[String]) -> Result<Command, Failure> {
     let [_, name, cpu, _] = peer_args.as_slice() else {
         return Err(Failure::new("unexpected peer command line"));
     };
-    let mut command = Command::new(program()?);
+    let mut command = Command::new(PROGRAM.path()?);
     command
         .args(args)
         .arg("--peer")
@@ -78,68 +56,6 @@ fn command(h: &Harness, args: &[String]) -> Result<Command, Failure> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     Ok(command)
-}
-
-/// Runs the C++ program to its end (at most `limit`) and returns what it
-/// printed.
-fn run(mut command: Command, limit: Duration) -> Result<String, Failure> {
-    let mut child = command.spawn().context("starting the C++ bench program")?;
-    let mut stdout = child.stdout.take().expect("piped");
-    // Read on a thread: the program may print more than a pipe holds.
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        stdout.read_to_string(&mut out).map(|_| out)
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child
-            .try_wait()
-            .context("waiting for the C++ bench program")?
-        {
-            Some(status) => break status,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Failure::new(format!(
-                    "the C++ bench program did not finish within {} s",
-                    limit.as_secs()
-                )));
-            }
-            None => std::thread::sleep(Duration::from_millis(5)),
-        }
-    };
-    let out = reader
-        .join()
-        .map_err(|_| Failure::new("reading the C++ bench program's output failed"))?
-        .context("reading the C++ bench program's output")?;
-    if !status.success() {
-        return Err(Failure::new(format!(
-            "the C++ bench program failed ({status}); its messages are above"
-        )));
-    }
-    Ok(out)
-}
-
-/// `samples N`, N lines of nanoseconds, `end`.
-fn parse_samples(out: &str) -> Result<Vec<u64>, Failure> {
-    let mut lines = out.lines();
-    let n: usize = lines
-        .next()
-        .and_then(|l| l.strip_prefix("samples "))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| Failure::new("the C++ bench program printed no `samples N` line"))?;
-    let samples: Vec<u64> = lines
-        .by_ref()
-        .take(n)
-        .map(|l| l.trim().parse::<u64>())
-        .collect::<Result<_, _>>()
-        .context("a sample of the C++ bench program")?;
-    if samples.len() != n || lines.next() != Some("end") {
-        return Err(Failure::new(
-            "the C++ bench program's samples are cut short",
-        ));
-    }
-    Ok(samples)
 }
 
 fn rt_call_with(h: &mut Harness, spin: Duration) -> Result<Measured, Failure> {
@@ -155,8 +71,8 @@ fn rt_call_with(h: &mut Harness, spin: Duration) -> Result<Measured, Failure> {
     ];
     // Each round trip may take up to the stall limit; that bounds the run
     // far beyond what it takes.
-    let out = run(command(h, &args)?, STALL_LIMIT * 6)?;
-    let mut samples = parse_samples(&out)?;
+    let out = PROGRAM.run(command(h, &args)?, STALL_LIMIT * 6)?;
+    let mut samples = PROGRAM.parse_samples(&out)?;
     let summary = LatencySummary::from_samples(&mut samples)
         .ok_or_else(|| Failure::new("no iterations measured"))?;
     let note = if spin.is_zero() {
@@ -186,7 +102,7 @@ pub(crate) fn main_link_stream(h: &mut Harness) -> Result<Measured, Failure> {
         "--messages".to_owned(),
         n.to_string(),
     ];
-    let out = run(command(h, &args)?, STALL_LIMIT * 8)?;
+    let out = PROGRAM.run(command(h, &args)?, STALL_LIMIT * 8)?;
     let parsed = out.lines().find_map(|l| {
         let mut words = l.strip_prefix("rate ")?.split_whitespace();
         let messages: u64 = words.next()?.parse().ok()?;

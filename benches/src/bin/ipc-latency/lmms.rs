@@ -12,19 +12,12 @@
 //! (or its rate); the summary is made here, as for the other rows.
 
 use crate::channel::CHANNEL_SPIN;
+use crate::external::Program;
 use crate::harness::{Harness, Measured, Pace, Peer, STALL_LIMIT};
 use ipc_benches::report::{LatencySummary, Measurement};
-use ipc_benches::{Context, Failure};
-use std::io::Read;
-use std::path::PathBuf;
+use ipc_benches::Failure;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Names another build of the host program (else it is looked for where
-/// `cargo xtask ci` builds it: `target/lmms-bench/`).
-const PROGRAM_VARIABLE: &str = "IPC_LMMS_BENCH";
-const PROGRAM: &str = "ipc_lmms_bench";
-const PROGRAM_DIR: &str = "lmms-bench";
+use std::time::Duration;
 
 /// How to build the programs, for the failure that says they are missing.
 const HOW_TO_BUILD: &str = "build them with `CI=true cargo xtask ci --only setup,lmms`, or by hand:\n  \
@@ -34,32 +27,15 @@ cmake -S adapters/lmms -B target/lmms-bench -DIPC_LMMS_BENCH=ON -DIPC_LMMS_TESTS
 cmake --build target/lmms-bench\n\
 (or set IPC_LMMS_BENCH to an ipc_lmms_bench built elsewhere, its plugins next to it)";
 
-/// The host program: `$IPC_LMMS_BENCH`, else
-/// `<target>/lmms-bench/ipc_lmms_bench` next to the profile directory this
-/// binary runs from.
-fn program() -> Result<PathBuf, Failure> {
-    let path = match std::env::var_os(PROGRAM_VARIABLE).filter(|p| !p.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let exe = std::env::current_exe().context("finding this executable")?;
-            let target = exe
-                .parent()
-                .and_then(|profile| profile.parent())
-                .ok_or_else(|| Failure::new("this executable is not in a target directory"))?;
-            target
-                .join(PROGRAM_DIR)
-                .join(format!("{PROGRAM}{}", std::env::consts::EXE_SUFFIX))
-        }
-    };
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(Failure::new(format!(
-            "the LMMS bench program {} is not built; {HOW_TO_BUILD}",
-            path.display()
-        )))
-    }
-}
+/// The host program: `$IPC_LMMS_BENCH` (its plugins next to it), else where
+/// `cargo xtask ci` builds it (`target/lmms-bench/ipc_lmms_bench`).
+const PROGRAM: Program = Program {
+    variable: "IPC_LMMS_BENCH",
+    dir: "lmms-bench",
+    name: "ipc_lmms_bench",
+    what: "the LMMS bench program",
+    how_to_build: HOW_TO_BUILD,
+};
 
 /// The plugin's CPU as the harness pins peers (`-`: anywhere); this
 /// process's own pinning is inherited by the host program.
@@ -79,71 +55,15 @@ fn plugin_cpu(h: &Harness) -> Result<String, Failure> {
 /// Runs the host program with `args` to its end (at most `limit`) and
 /// returns what it printed.
 fn run(h: &Harness, args: &[String], limit: Duration) -> Result<String, Failure> {
-    let mut child = Command::new(program()?)
+    let mut command = Command::new(PROGRAM.path()?);
+    command
         .args(args)
         .arg("--cpu")
         .arg(plugin_cpu(h)?)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting the LMMS bench program")?;
-    let mut stdout = child.stdout.take().expect("piped");
-    // Read on a thread: the program may print more than a pipe holds.
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        stdout.read_to_string(&mut out).map(|_| out)
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child
-            .try_wait()
-            .context("waiting for the LMMS bench program")?
-        {
-            Some(status) => break status,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Failure::new(format!(
-                    "the LMMS bench program did not finish within {} s",
-                    limit.as_secs()
-                )));
-            }
-            None => std::thread::sleep(Duration::from_millis(5)),
-        }
-    };
-    let out = reader
-        .join()
-        .map_err(|_| Failure::new("reading the LMMS bench program's output failed"))?
-        .context("reading the LMMS bench program's output")?;
-    if !status.success() {
-        return Err(Failure::new(format!(
-            "the LMMS bench program failed ({status}); its messages are above"
-        )));
-    }
-    Ok(out)
-}
-
-/// `samples N`, N lines of nanoseconds, `end`.
-fn parse_samples(out: &str) -> Result<Vec<u64>, Failure> {
-    let mut lines = out.lines();
-    let n: usize = lines
-        .next()
-        .and_then(|l| l.strip_prefix("samples "))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| Failure::new("the LMMS bench program printed no `samples N` line"))?;
-    let samples: Vec<u64> = lines
-        .by_ref()
-        .take(n)
-        .map(|l| l.trim().parse::<u64>())
-        .collect::<Result<_, _>>()
-        .context("a sample of the LMMS bench program")?;
-    if samples.len() != n || lines.next() != Some("end") {
-        return Err(Failure::new(
-            "the LMMS bench program's samples are cut short",
-        ));
-    }
-    Ok(samples)
+        .stderr(Stdio::inherit());
+    PROGRAM.run(command, limit)
 }
 
 /// `mode` (`socket_process` or `lmms_process`) with the plugin spinning
@@ -162,7 +82,7 @@ fn process_with(h: &mut Harness, mode: &str, spin: Duration) -> Result<Measured,
     // Each round trip may take up to the stall limit; that bounds the run
     // far beyond what it takes.
     let out = run(h, &args, STALL_LIMIT * 6)?;
-    let mut samples = parse_samples(&out)?;
+    let mut samples = PROGRAM.parse_samples(&out)?;
     let summary = LatencySummary::from_samples(&mut samples)
         .ok_or_else(|| Failure::new("no iterations measured"))?;
     let note = match (mode, spin.is_zero()) {

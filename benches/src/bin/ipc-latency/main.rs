@@ -31,6 +31,7 @@
 
 mod baselines;
 mod channel;
+mod external;
 mod ffi;
 mod harness;
 mod link;
