@@ -7,9 +7,15 @@
 //! * `ring`: through a 32 MiB ring the message fits in (send, then receive);
 //! * `streamed`: through a 1 MiB ring, sender and receiver on two threads.
 //!
+//! `in_memory` also runs `tight_loop`: the same integers written and read
+//! back by a hand-written loop, no serde, no message (branch-free per byte,
+//! each into a fresh vector of the exact size): what one loop over the
+//! elements costs on this machine, the floor of any decoder that hands
+//! serde one element at a time.
+//!
 //! After the groups it prints, per path, the median plain time over the
 //! median `serde_bytes` time of this run (the figure `docs/BENCHMARKS.md`
-//! quotes; the target is at most 10x).
+//! quotes; the target is at most 10x), and the tight loop's ratio.
 
 use criterion::Criterion;
 use ipc_channel_shm::{Reader, Segment, Writer};
@@ -56,6 +62,43 @@ fn in_memory<M: Message + DeserializeOwned>(msg: &M) -> usize {
     let (_, back): (_, M) = slice::recv(&mut &bytes[..], &limits()).expect("decode");
     drop(black_box(back));
     bytes.len()
+}
+
+/// MessagePack's integers for `data` (a positive fixint below 128,
+/// `0xcc` and the byte above), written without a branch per byte.
+fn tight_encode(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 2 * data.len()];
+    let mut k = 0;
+    for &b in data {
+        let wide = usize::from(b >> 7);
+        out[k] = if wide == 1 { 0xcc } else { b };
+        out[k + wide] = b;
+        k += 1 + wide;
+    }
+    out.truncate(k);
+    out
+}
+
+/// `n` integers of `tight_encode` read back, checked as a decoder must.
+fn tight_decode(wire: &[u8], n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0;
+    for _ in 0..n {
+        let m = wire[i];
+        let next = wire.get(i + 1).copied().unwrap_or(0);
+        let wide = m == 0xcc;
+        assert!(m < 0x80 || wide, "not a u8 at {i}");
+        out.push(if wide { next } else { m });
+        i += 1 + usize::from(wide);
+    }
+    out
+}
+
+fn tight_loop(data: &[u8]) {
+    let wire = tight_encode(data);
+    let back = tight_decode(&wire, data.len());
+    assert_eq!(back.len(), data.len());
+    drop(black_box(back));
 }
 
 /// Both ends of a loopback channel.
@@ -162,12 +205,19 @@ fn main() {
             }
         }),
     ];
+    assert_eq!(tight_decode(&tight_encode(&plain.0), LEN), plain.0);
     for (path, run) in paths {
         let mut group = c.benchmark_group(format!("serde_bytes_trap/{path}"));
         for (form, is_plain) in [("serde_bytes", false), ("plain_vec", true)] {
             let key = format!("{path}/{form}");
             group.bench_function(form, |b| {
                 b.iter_custom(|iters| timed(&samples, &key, iters, || run(is_plain)))
+            });
+        }
+        if path == "in_memory" {
+            let key = format!("{path}/tight_loop");
+            group.bench_function("tight_loop", |b| {
+                b.iter_custom(|iters| timed(&samples, &key, iters, || tight_loop(&plain.0)))
             });
         }
         group.finish();
@@ -182,6 +232,14 @@ fn main() {
                 b.as_secs_f64() * 1e3,
                 p.as_secs_f64() / b.as_secs_f64()
             );
+            if let Some(t) = median(&samples, &format!("{path}/tight_loop")) {
+                println!(
+                    "serde_bytes_trap/{path}: tight loop {:.2} ms: {:.1}x serde_bytes; plain Vec<u8> at {:.2}x the tight loop",
+                    t.as_secs_f64() * 1e3,
+                    t.as_secs_f64() / b.as_secs_f64(),
+                    p.as_secs_f64() / t.as_secs_f64()
+                );
+            }
         }
     }
     c.final_summary();

@@ -32,6 +32,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -267,8 +268,11 @@ inline void RemotePluginClient::doProcessing() {
         debugMessage("doProcessing(): the shared memory is smaller than the channel counts say\n");
         return;
     }
-    process(reinterpret_cast<const SampleFrame*>(inputs > 0 ? buffer : nullptr),
-            reinterpret_cast<SampleFrame*>(buffer + inputs * frames));
+    // Silence unless the plugin writes (the host leaves the outputs as the
+    // last period made them).
+    float* out = buffer + inputs * frames;
+    std::memset(out, 0, outputs * frames * sizeof(float));
+    process(reinterpret_cast<const SampleFrame*>(inputs > 0 ? buffer : nullptr), reinterpret_cast<SampleFrame*>(out));
 }
 
 inline void RemotePluginClient::hookMidi(const remote_ipc::MidiWire& e) {

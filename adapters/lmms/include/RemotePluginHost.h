@@ -214,14 +214,17 @@ inline bool RemotePluginHost::process(const SampleFrame* inBuf, SampleFrame* out
     const std::size_t inputs = std::min<std::size_t>(audio.inputs, 2);
     const bool wholeFrames =
         inBuf != nullptr && !m_splitChannels && audio.inputs == 2 && framesAreTwoFloats;
+    // The inputs only: the plugin's side zeroes the outputs before its
+    // process() (RemotePluginClient::doProcessing), where the lines are its
+    // own; zeroing them here would move them to this core and back every
+    // period.
     if (wholeFrames) {
         // LMMS's common case, two interleaved inputs: one copy, and zeros
-        // only where the period leaves the buffer unwritten.
+        // only where the period leaves the inputs unwritten.
         std::memcpy(buffer, static_cast<const void*>(inBuf), frames * sizeof(SampleFrame));
-        const std::size_t rest = 2 * (audio.frames - frames) + audio.outputs * audio.frames;
-        std::memset(buffer + 2 * frames, 0, rest * sizeof(float));
+        std::memset(buffer + 2 * frames, 0, 2 * (audio.frames - frames) * sizeof(float));
     } else {
-        std::memset(buffer, 0, (audio.inputs + audio.outputs) * audio.frames * sizeof(float));
+        std::memset(buffer, 0, audio.inputs * audio.frames * sizeof(float));
     }
     if (!wholeFrames && inBuf != nullptr && inputs > 0) {
         if (m_splitChannels) {

@@ -168,6 +168,87 @@ pub(crate) fn spin_pingpong_peer(p: &Peer) -> Result<(), Failure> {
 }
 
 // ---------------------------------------------------------------------------
+// The spinning floor of an LMMS period.
+//
+// What any spinning transport must do for one `RemotePlugin::process` of
+// the `lmms_*` rows (2 channels x 256 frames of `f32`, interleaved): the
+// host copies the period's input into shared memory and posts a word, the
+// plugin (spinning) copies the input to the output in shared memory (the
+// bench's effect) and posts back, the host copies the output out. No
+// library, no message: the same two words as `baseline_spin_pingpong` plus
+// the audio, so `lmms_process_spin` can be read against the least its
+// copies cost on this machine, and this row against the socket replica.
+
+/// Where the audio starts (a page of its own, after the two words).
+const AUDIO_IN: usize = 4096;
+/// 2 channels x 256 frames of `f32`, as the `lmms_*` rows.
+const AUDIO_BYTES: usize = 2 * 256 * 4;
+const AUDIO_OUT: usize = AUDIO_IN + AUDIO_BYTES;
+const AUDIO_PAGE: usize = AUDIO_OUT + AUDIO_BYTES;
+
+pub(crate) fn spin_audio_process(h: &mut Harness) -> Result<Measured, Failure> {
+    let page = SharedPage::create(AUDIO_PAGE).context("creating the shared audio page")?;
+    let mut peer = {
+        let inherited = page
+            .inheritable()
+            .context("passing the shared page to the peer")?;
+        h.spawn_peer(&inherited.arg())?
+    };
+    let (request_word, reply_word) = (page.word(REQUEST_WORD), page.word(REPLY_WORD));
+    let (warmup, iters) = h.iterations(Pace::Spinning);
+    // The period's input: a ramp, its first 8 bytes the sequence number
+    // (which the peer's answer must carry inverted).
+    let mut input = [0u8; AUDIO_BYTES];
+    for (i, sample) in input.chunks_exact_mut(4).enumerate() {
+        sample.copy_from_slice(&(i as f32 / 512.0).to_le_bytes());
+    }
+    let mut output = [0u8; AUDIO_BYTES];
+    let summary = {
+        let mut alive = || peer.check_alive();
+        time_round_trips(warmup, iters, |seq| {
+            input[..8].copy_from_slice(&seq.to_le_bytes());
+            page.write(AUDIO_IN, &input);
+            post_word(request_word, word_seq(seq), Waiting::Spin)?;
+            wait_for_word(reply_word, word_seq(seq), Waiting::Spin, &mut alive)?;
+            page.read(AUDIO_OUT, &mut output);
+            if output[8..] != input[8..] {
+                return Err(Failure::new(format!(
+                    "period {seq}: the output is not the input"
+                )));
+            }
+            Ok(u64::from_le_bytes(output[..8].try_into().expect("8 bytes")))
+        })?
+    };
+    page.write(AUDIO_IN, &QUIT.to_le_bytes());
+    post_word(request_word, word_seq(warmup + iters), Waiting::Spin)?;
+    peer.finish()?;
+    Ok(Measured::latency(
+        summary,
+        "the floor of lmms_process_spin: spin on a word, 2 x 256 floats copied in, input to output and out through shared memory, no library",
+    ))
+}
+
+pub(crate) fn spin_audio_process_peer(p: &Peer) -> Result<(), Failure> {
+    let page = SharedPage::open_inherited(&p.arg).context("mapping the shared audio page")?;
+    let (request_word, reply_word) = (page.word(REQUEST_WORD), page.word(REPLY_WORD));
+    let mut alive = || p.check_parent();
+    let mut period = [0u8; AUDIO_BYTES];
+    for seq in 0u64.. {
+        wait_for_word(request_word, word_seq(seq), Waiting::Spin, &mut alive)?;
+        // The effect: input to output, as the plugin in the shared segment.
+        page.read(AUDIO_IN, &mut period);
+        let value = u64::from_le_bytes(period[..8].try_into().expect("8 bytes"));
+        if value == QUIT {
+            break;
+        }
+        period[..8].copy_from_slice(&(!value).to_le_bytes());
+        page.write(AUDIO_OUT, &period);
+        post_word(reply_word, word_seq(seq), Waiting::Spin)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
 // Unix stream socket.
 
 /// A socket pair whose second end the peer inherits; returns our end.

@@ -84,6 +84,7 @@ const BENCHES: &[Bench] = &[
     Bench { name: "ffi_rt_call_spin", baseline: Some("rt_call_spin"), measure: ffi::rt_call_spin, peer: link::rt_call_spin_peer },
     Bench { name: "ffi_main_link_stream", baseline: Some("main_link_stream"), measure: ffi::main_link_stream, peer: link::peer },
     Bench { name: "baseline_lmms_socket_process", baseline: None, measure: lmms::socket_process, peer: lmms::no_peer },
+    Bench { name: "baseline_spin_audio_process", baseline: Some("baseline_lmms_socket_process"), measure: baselines::spin_audio_process, peer: baselines::spin_audio_process_peer },
     Bench { name: "lmms_process", baseline: Some("baseline_lmms_socket_process"), measure: lmms::process, peer: lmms::no_peer },
     Bench { name: "lmms_process_spin", baseline: Some("baseline_lmms_socket_process"), measure: lmms::process_spin, peer: lmms::no_peer },
     Bench { name: "baseline_lmms_socket_midi", baseline: None, measure: lmms::socket_midi, peer: lmms::no_peer },
