@@ -10,7 +10,15 @@ pub const RESERVED_IDS: u32 = 0xFFFF_FF00;
 pub const LINK_MAGIC: u64 = u64::from_le_bytes(*b"ipc-link");
 /// Version of the link protocol (handshake, internal messages, channel plan).
 /// 2: error replies carry a kind; Linux segments are sealed memfds.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: messages on the real-time channels start at multiples of
+/// [`RT_ALIGN`] bytes.
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// Where messages start on the two real-time channels: at multiples of 32
+/// bytes of each stream (zeros in front, skipped by the reader), so that a
+/// call or reply of up to 32 bytes sits in one cache line and crosses
+/// between the cores as one line, never two.
+pub const RT_ALIGN: usize = 32;
 
 /// Sizes both sides must agree on, exchanged in the handshake.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,7 +24,9 @@ pub struct RtCaller {
 }
 
 impl RtCaller {
-    pub(crate) fn new(writer: Writer, reader: Reader, limits: Limits) -> RtCaller {
+    pub(crate) fn new(mut writer: Writer, mut reader: Reader, limits: Limits) -> RtCaller {
+        writer.set_align(crate::protocol::RT_ALIGN);
+        reader.set_align(crate::protocol::RT_ALIGN);
         RtCaller {
             writer,
             reader,
@@ -277,7 +279,9 @@ pub struct RtServer {
 }
 
 impl RtServer {
-    pub(crate) fn new(writer: Writer, reader: Reader, limits: Limits) -> RtServer {
+    pub(crate) fn new(mut writer: Writer, mut reader: Reader, limits: Limits) -> RtServer {
+        writer.set_align(crate::protocol::RT_ALIGN);
+        reader.set_align(crate::protocol::RT_ALIGN);
         RtServer {
             writer,
             reader,

@@ -235,6 +235,7 @@ pub(crate) fn write_to_channel<M: Message + ?Sized>(
     flags: Flags,
     deadline: &ipc_channel_shm::Deadline,
 ) -> Result<(), Error> {
+    crate::channel::pad(writer, deadline)?;
     if writer.free_space()? >= ONE_PASS_MIN + crate::HEADER_LEN {
         if let Some(()) = write_in_place(writer.try_reserve(0)?, msg, correlation, flags)? {
             return Ok(());

@@ -194,6 +194,7 @@ pub fn send_raw(
     deadline: &Deadline,
     mut encode: impl FnMut(&mut dyn Sink) -> Result<(), Error>,
 ) -> Result<(), Error> {
+    crate::channel::pad(writer, deadline)?;
     // In place, in the free space there is: the usual case, one pass.
     if writer.free_space()? >= 64 + HEADER_LEN {
         let mut place = InPlace {

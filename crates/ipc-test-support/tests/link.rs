@@ -456,7 +456,11 @@ fn a_handshake_mismatch_is_a_clear_error() {
         Err(LinkError::Handshake(e @ HandshakeError::Version { plugin: 999, .. })) => {
             let text = e.to_string();
             assert!(
-                text.contains("protocol 999") && text.contains("host speaks 2"),
+                text.contains("protocol 999")
+                    && text.contains(&format!(
+                        "host speaks {}",
+                        ipc_link::protocol::PROTOCOL_VERSION
+                    )),
                 "{text}"
             );
         }

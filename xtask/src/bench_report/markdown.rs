@@ -418,6 +418,75 @@ mod tests {
         }
     }
 
+    /// Rows of one round from `(name, p50, vs)`.
+    fn latency_rows(rows: &[(&str, u64, Option<&str>)]) -> Vec<Row> {
+        let lines: Vec<data::Line> = rows
+            .iter()
+            .map(|(name, p50, vs)| {
+                let vs = vs.map_or_else(String::new, |v| format!(r#","vs":"{v}""#));
+                data::parse_line(&format!(
+                    r#"{{"name":"{name}","unit":"ns","p50":{p50},"p99":{p50},"p999":{p50},"max":{p50},"iters":10{vs}}}"#
+                ))
+                .expect("row")
+            })
+            .collect();
+        data::summarise(&lines)
+    }
+
+    #[test]
+    fn a_missed_target_says_whether_its_floor_is_past_it_too() {
+        let md = report(
+            &meta(),
+            &latency_rows(&[
+                ("baseline_lmms_socket_process", 10000, None),
+                (
+                    "baseline_spin_audio_process",
+                    1200,
+                    Some("baseline_lmms_socket_process"),
+                ),
+                (
+                    "lmms_process_spin",
+                    1800,
+                    Some("baseline_lmms_socket_process"),
+                ),
+                ("baseline_futex_pingpong", 1000, None),
+                ("rt_call", 1400, Some("baseline_futex_pingpong")),
+            ]),
+            &[],
+        );
+        assert_eq!(
+            line_of(&md, "| `lmms_process_spin` p50 within"),
+            "| `lmms_process_spin` p50 within 0.05x of `baseline_lmms_socket_process` | 0.18x | 0.12x (`baseline_spin_audio_process`) | **no**: past the floor |"
+        );
+        // No floor row for this one: a plain miss.
+        assert_eq!(
+            line_of(&md, "| `rt_call` p50 within"),
+            "| `rt_call` p50 within 1.3x of `baseline_futex_pingpong` | 1.40x | - | **no** |"
+        );
+        let md = report(
+            &meta(),
+            &latency_rows(&[
+                ("baseline_lmms_socket_process", 10000, None),
+                (
+                    "baseline_spin_audio_process",
+                    400,
+                    Some("baseline_lmms_socket_process"),
+                ),
+                (
+                    "lmms_process_spin",
+                    600,
+                    Some("baseline_lmms_socket_process"),
+                ),
+            ]),
+            &[],
+        );
+        // Within reach of this machine, and missed.
+        assert!(
+            md.contains("| 0.06x | 0.04x (`baseline_spin_audio_process`) | **no** |"),
+            "{md}"
+        );
+    }
+
     fn line_of<'a>(text: &'a str, start: &str) -> &'a str {
         text.lines()
             .find(|l| l.starts_with(start))
@@ -464,11 +533,11 @@ mod tests {
         );
         assert_eq!(
             line_of(&md, "| `channel_pingpong` p50 within"),
-            "| `channel_pingpong` p50 within 1.25x of `baseline_futex_pingpong` | 1.10x (1.10-1.10) | yes |"
+            "| `channel_pingpong` p50 within 1.25x of `baseline_futex_pingpong` | 1.10x (1.10-1.10) | - | yes |"
         );
         assert_eq!(
             line_of(&md, "| `main_link_stream` at least"),
-            "| `main_link_stream` at least 3x `baseline_uds_msgs` | 10.00x | yes |"
+            "| `main_link_stream` at least 3x `baseline_uds_msgs` | 10.00x | - | yes |"
         );
         assert!(
             !md.contains("channel_pingpong_spin"),

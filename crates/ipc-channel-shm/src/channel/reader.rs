@@ -28,6 +28,8 @@ pub struct Reader {
     /// Last value stored to `read_pos` (behind `read_local` after a
     /// deferred consume).
     released: u64,
+    /// Message alignment minus one ([`Reader::set_align`]).
+    align_mask: u64,
 }
 
 impl Side for Reader {
@@ -73,7 +75,30 @@ impl Reader {
             read_local: 0,
             write_seen: 0,
             released: 0,
+            align_mask: 0,
         }
+    }
+
+    /// Where the layer above expects messages to start: at multiples of
+    /// `align` bytes of the stream, as the writer puts them
+    /// ([`Writer::set_align`](crate::Writer::set_align)).
+    ///
+    /// # Panics
+    /// If `align` is not a power of two from 1 to 64 (a bug of the caller).
+    pub fn set_align(&mut self, align: usize) {
+        assert!(
+            align.is_power_of_two() && align <= 64,
+            "a message alignment is a power of two from 1 to 64"
+        );
+        self.align_mask = align as u64 - 1;
+    }
+
+    /// How many bytes to skip before the next message, at the alignment
+    /// [`set_align`](Reader::set_align) asked for (0 without). Whatever
+    /// they hold is ignored.
+    #[inline]
+    pub fn padding(&self) -> usize {
+        (self.read_local.wrapping_neg() & self.align_mask) as usize
     }
 
     /// Loads and validates `write_pos`; returns the readable byte count.

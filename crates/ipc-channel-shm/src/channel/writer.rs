@@ -34,6 +34,8 @@ pub struct Writer {
     read_seen: u64,
     /// Free space worth waking the writer for, announced while it sleeps.
     wake_at: u64,
+    /// Message alignment minus one ([`Writer::set_align`]).
+    align_mask: u64,
 }
 
 impl Side for Writer {
@@ -80,7 +82,35 @@ impl Writer {
             published: 0,
             read_seen: 0,
             wake_at: 1,
+            align_mask: 0,
         }
+    }
+
+    /// Where the layer above starts its messages: at multiples of `align`
+    /// bytes of the stream (1, the default: anywhere). The ring starts on a
+    /// cache line, so with 32 a message of up to 32 bytes never straddles
+    /// two lines, and the reader takes it with one line transfer instead of
+    /// two every so often. Both ends must agree ([`Reader::set_align`]):
+    /// the writer appends [`padding`](Writer::padding) zero bytes in front
+    /// of a message, the reader skips as many.
+    ///
+    /// [`Reader::set_align`]: crate::Reader::set_align
+    ///
+    /// # Panics
+    /// If `align` is not a power of two from 1 to 64 (a bug of the caller).
+    pub fn set_align(&mut self, align: usize) {
+        assert!(
+            align.is_power_of_two() && align <= 64,
+            "a message alignment is a power of two from 1 to 64"
+        );
+        self.align_mask = align as u64 - 1;
+    }
+
+    /// How many bytes to append before the next message starts at the
+    /// alignment [`set_align`](Writer::set_align) asked for (0 without).
+    #[inline]
+    pub fn padding(&self) -> usize {
+        (self.write_local.wrapping_neg() & self.align_mask) as usize
     }
 
     /// Free space according to the last validated read position.

@@ -44,6 +44,45 @@ fn peek<'r>(
     reader.peek_deadline(min, deadline)
 }
 
+/// Appends the zero bytes that put the next message where the writer's
+/// alignment wants it ([`Writer::set_align`]; nothing without one).
+///
+/// # Errors
+/// As for [`Writer::append_deadline`] (nothing of the message is written
+/// yet; padding already appended stays in front of the next one).
+#[inline]
+pub(crate) fn pad(writer: &mut Writer, deadline: &Deadline) -> Result<(), Error> {
+    const ZEROS: [u8; 64] = [0; 64];
+    let mut left = writer.padding();
+    while left > 0 {
+        left -= writer.append_deadline(&ZEROS[..left], deadline)?;
+    }
+    Ok(())
+}
+
+/// Skips the bytes in front of the next envelope at the reader's alignment
+/// ([`Reader::set_align`]; nothing without one), consumed without handing
+/// the space back yet (the envelope's consume does).
+///
+/// # Errors
+/// As for the envelope's wait; [`Error::Framing`] or the channel's error
+/// if the stream ends inside them.
+#[inline]
+fn skip_padding(reader: &mut Reader, deadline: &Deadline) -> Result<(), Error> {
+    let n = reader.padding();
+    if n == 0 {
+        return Ok(());
+    }
+    let peek = peek(reader, n, deadline)?;
+    if peek.len() < n {
+        let got = peek.len();
+        peek.consume(got);
+        return Err(ended_inside_a_message(reader));
+    }
+    peek.consume_deferred(n);
+    Ok(())
+}
+
 /// A wait inside a message (its envelope consumed) ended in `e`. A timeout
 /// leaves the reader in the middle of the message, where nothing can be
 /// followed: the reader is closed ([`Reader::close`]), as a writer is when
@@ -195,6 +234,7 @@ pub fn recv_header_deadline(
     limits: &Limits,
     deadline: &Deadline,
 ) -> Result<Header, Error> {
+    skip_padding(reader, deadline)?;
     let peek = peek(reader, HEADER_LEN, deadline)?;
     let Some(b) = envelope_bytes(&peek) else {
         let n = peek.len();
@@ -315,6 +355,7 @@ pub fn recv_with_deadline<R>(
     deadline: &Deadline,
     f: impl FnOnce(&Header, Payload<'_>) -> Result<R, Error>,
 ) -> Result<R, Error> {
+    skip_padding(reader, deadline)?;
     let peek = peek(reader, HEADER_LEN, deadline)?;
     let Some(b) = envelope_bytes(&peek) else {
         let n = peek.len();
