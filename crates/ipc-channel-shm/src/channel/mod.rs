@@ -289,6 +289,8 @@ trait Side {
     fn poll(&mut self, want: u64) -> Result<Option<u64>, Error>;
     /// Called before each sleep, after which the sleep word is set.
     fn announce(&mut self, _want: u64) {}
+    /// Called on each turn of a spin: a hint to the CPU, no state changes.
+    fn spinning(&mut self) {}
     /// What to return when the peer process has died.
     fn peer_died(&mut self, want: u64) -> Result<u64, Error>;
 }
@@ -329,6 +331,7 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, E
         loop {
             for _ in 0..SPIN_BATCH {
                 spin_loop();
+                side.spinning();
                 if let Some(n) = side.poll(want)? {
                     side.endpoint().stats.spin_hits += 1;
                     return Ok(n);
