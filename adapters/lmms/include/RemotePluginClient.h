@@ -173,6 +173,7 @@ inline bool RemotePluginClient::processMessage(const message& m) {
         m_vstSyncData = sync;
         m_bufferSize = static_cast<f_cnt_t>(sync->bufferSize > 0 ? sync->bufferSize : 0);
         m_sampleRate = static_cast<sample_rate_t>(sync->sampleRate > 0 ? sync->sampleRate : 0);
+        m_plugin->syncTaken();
         reply.id = IdHostInfoGotten;
         doReply = true;
         break;

@@ -274,6 +274,12 @@ public:
     virtual void stopRealtime() = 0;
     /// Whether the calling thread is the real-time thread.
     virtual bool onRealtimeThread() const = 0;
+    /// The subclass has taken the tempo/position block, and with it the
+    /// buffer size and sample rate. At stage 3 periods do not queue behind
+    /// the main link's messages, so the real-time thread holds the first
+    /// period until this (at most a while) instead of rendering it at an
+    /// unknown size.
+    virtual void syncTaken() {}
 };
 
 /// Connects to the host from `argument` (argv[1]); null on failure

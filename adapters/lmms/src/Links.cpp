@@ -566,8 +566,29 @@ public:
 
     bool onRealtimeThread() const override { return std::this_thread::get_id() == m_rtThread.load(); }
 
+    void syncTaken() override {
+        std::lock_guard<std::mutex> lock(m_periodMutex);
+        m_synced = true;
+        m_periodChanged.notify_all();
+    }
+
 private:
     enum { notReady, ready, stopped };
+
+    /// How long the first period waits for the sync block (once: a host
+    /// that never sends it gets periods at whatever size the plugin has).
+    static constexpr std::chrono::seconds syncWait{2};
+
+    /// Holds the first period until the subclass has the sync block (the
+    /// buffer size), which the host sent before it on the main link.
+    void awaitSync() {
+        if (m_syncAwaited) {
+            return;
+        }
+        m_syncAwaited = true;
+        std::unique_lock<std::mutex> lock(m_periodMutex);
+        m_periodChanged.wait_for(lock, syncWait, [&] { return m_synced || m_ready.load() == stopped; });
+    }
 
     static std::uint32_t serve(void* user, const ipc_header* header, ipc_decoder* payload, ipc_audio* audio,
                                ipc_responder* responder) noexcept {
@@ -629,6 +650,11 @@ private:
             if (r != IPC_OK) {
                 return r;
             }
+            if (process && go && !m_loop) {
+                // In the message loop a period follows the sync block
+                // through the inbox anyway.
+                awaitSync();
+            }
             if (process && go) {
                 const AudioBlock block = blockOf(audio);
                 if (m_loop) {
@@ -685,6 +711,10 @@ private:
     std::condition_variable m_periodChanged;
     bool m_periodPending = false;
     AudioBlock m_periodAudio;
+    /// The subclass has the sync block (under m_periodMutex).
+    bool m_synced = false;
+    /// The real-time thread has waited for it once (its own).
+    bool m_syncAwaited = false;
 };
 
 }  // namespace

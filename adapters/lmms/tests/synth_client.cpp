@@ -17,6 +17,7 @@
 #include <fstream>
 #include <mutex>
 #include <queue>
+#include <string>
 #include <thread>
 
 #if defined(_WIN32) && !defined(__WINE__)
@@ -59,9 +60,15 @@ bool writeFile(const std::string& path, const std::string& data) {
 
 class TestSynth : public RemotePluginClient {
 public:
-    explicit TestSynth(const char* socketPath) : RemotePluginClient(socketPath) {
+    TestSynth(const char* socketPath, bool slowStart) : RemotePluginClient(socketPath) {
         setInputCount(0);
         sendMessage(IdInitDone);
+        if (slowStart) {
+            // A plugin that takes a while before it reads the host's
+            // start-up messages (the sync block with the buffer size): the
+            // host's first periods come before it has them.
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        }
         waitForMessage(IdInitDone);
         m_messageThread = std::thread(&TestSynth::messageLoop, this);
     }
@@ -252,7 +259,7 @@ int main(int argc, char** argv) {
         return -1;
     }
     const auto pollParentThread = PollParentThread{};
-    auto synth = new TestSynth(argv[1]);
+    auto synth = new TestSynth(argv[1], argc > 2 && std::string(argv[2]) == "slow-start");
     synth->guiLoop();
     delete synth;
     return 0;
