@@ -99,14 +99,20 @@ fn word_seq(seq: u64) -> u32 {
     (seq as u32).wrapping_add(1)
 }
 
-fn raw_pingpong(h: &mut Harness, how: Waiting) -> Result<Measured, Failure> {
-    let page = SharedPage::create(RAW_PAGE).context("creating the shared page")?;
-    let mut peer = {
+/// A shared page of `len` bytes and the peer that inherits it.
+fn spawn_with_page(h: &mut Harness, len: usize) -> Result<(SharedPage, PeerProcess), Failure> {
+    let page = SharedPage::create(len).context("creating the shared page")?;
+    let peer = {
         let inherited = page
             .inheritable()
             .context("passing the shared page to the peer")?;
         h.spawn_peer(&inherited.arg())?
     };
+    Ok((page, peer))
+}
+
+fn raw_pingpong(h: &mut Harness, how: Waiting) -> Result<Measured, Failure> {
+    let (page, mut peer) = spawn_with_page(h, RAW_PAGE)?;
     let (request_word, reply_word) = (page.word(REQUEST_WORD), page.word(REPLY_WORD));
     let (warmup, iters) = h.iterations(match how {
         Waiting::Futex => Pace::Blocking,
@@ -187,13 +193,7 @@ const AUDIO_OUT: usize = AUDIO_IN + AUDIO_BYTES;
 const AUDIO_PAGE: usize = AUDIO_OUT + AUDIO_BYTES;
 
 pub(crate) fn spin_audio_process(h: &mut Harness) -> Result<Measured, Failure> {
-    let page = SharedPage::create(AUDIO_PAGE).context("creating the shared audio page")?;
-    let mut peer = {
-        let inherited = page
-            .inheritable()
-            .context("passing the shared page to the peer")?;
-        h.spawn_peer(&inherited.arg())?
-    };
+    let (page, mut peer) = spawn_with_page(h, AUDIO_PAGE)?;
     let (request_word, reply_word) = (page.word(REQUEST_WORD), page.word(REPLY_WORD));
     let (warmup, iters) = h.iterations(Pace::Spinning);
     // The period's input: a ramp, its first 8 bytes the sequence number

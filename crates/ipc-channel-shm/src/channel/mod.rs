@@ -295,6 +295,25 @@ trait Side {
     fn peer_died(&mut self, want: u64) -> Result<u64, Error>;
 }
 
+/// The mask of a message alignment (`Writer::set_align`, `Reader::set_align`).
+///
+/// # Panics
+/// If `align` is not a power of two from 1 to 64 (a bug of the caller).
+fn align_mask(align: usize) -> u64 {
+    assert!(
+        align.is_power_of_two() && align <= 64,
+        "a message alignment is a power of two from 1 to 64"
+    );
+    align as u64 - 1
+}
+
+/// Bytes from stream position `pos` to the next multiple of the alignment
+/// whose mask is `mask`.
+#[inline]
+fn padding_at(pos: u64, mask: u64) -> usize {
+    (pos.wrapping_neg() & mask) as usize
+}
+
 /// The sleep word of `S`'s own side, detached from the borrow of `s`.
 fn sleep_word<S: Side>(s: &mut S) -> *const AtomicU32 {
     let h = s.endpoint().header();

@@ -98,11 +98,7 @@ impl Reader {
     /// # Panics
     /// If `align` is not a power of two from 1 to 64 (a bug of the caller).
     pub fn set_align(&mut self, align: usize) {
-        assert!(
-            align.is_power_of_two() && align <= 64,
-            "a message alignment is a power of two from 1 to 64"
-        );
-        self.align_mask = align as u64 - 1;
+        self.align_mask = super::align_mask(align);
     }
 
     /// How many bytes to skip before the next message, at the alignment
@@ -110,7 +106,7 @@ impl Reader {
     /// they hold is ignored.
     #[inline]
     pub fn padding(&self) -> usize {
-        (self.read_local.wrapping_neg() & self.align_mask) as usize
+        super::padding_at(self.read_local, self.align_mask)
     }
 
     /// Loads and validates `write_pos`; returns the readable byte count.

@@ -99,18 +99,14 @@ impl Writer {
     /// # Panics
     /// If `align` is not a power of two from 1 to 64 (a bug of the caller).
     pub fn set_align(&mut self, align: usize) {
-        assert!(
-            align.is_power_of_two() && align <= 64,
-            "a message alignment is a power of two from 1 to 64"
-        );
-        self.align_mask = align as u64 - 1;
+        self.align_mask = super::align_mask(align);
     }
 
     /// How many bytes to append before the next message starts at the
     /// alignment [`set_align`](Writer::set_align) asked for (0 without).
     #[inline]
     pub fn padding(&self) -> usize {
-        (self.write_local.wrapping_neg() & self.align_mask) as usize
+        super::padding_at(self.write_local, self.align_mask)
     }
 
     /// Free space according to the last validated read position.
