@@ -5,7 +5,8 @@ use crate::channel::{Reader, Writer};
 use crate::layout::{self, ChannelGeometry, ChannelHeader, SegmentHeader, AWAKE, STATE_CLOSED};
 use crate::sync::{fence, AtomicBool, AtomicU32, Ordering};
 use crate::sys::{
-    self, local, Backend, DeathWatch, Memory, OsDeathWatch, SharedMemory, Signal, Slot, WaitWord,
+    self, local, Backend, DeathWatch, Memory, OsDeathWatch, PeerFlags, SharedMemory, Signal, Slot,
+    WaitWord,
 };
 use crate::Error;
 use std::fmt;
@@ -30,7 +31,7 @@ pub(crate) struct Shared {
     /// with [`Segment::close`] (process-local: the peer cannot set it).
     closed: Vec<[AtomicBool; 2]>,
     /// Set once the peer process was seen to exit (by the death watch).
-    peer_gone: Arc<AtomicBool>,
+    peer: Arc<PeerFlags>,
     /// Wakes this process's sleepers when the peer exits; started once the
     /// peer is known (`None`: not started, or no watch on this system).
     death_watch: OnceLock<Option<OsDeathWatch>>,
@@ -68,7 +69,7 @@ impl Shared {
             signals,
             claimed: flags(),
             closed: flags(),
-            peer_gone: Arc::new(AtomicBool::new(false)),
+            peer: Arc::default(),
             death_watch: OnceLock::new(),
         }
     }
@@ -80,7 +81,7 @@ impl Shared {
     /// Whether the death watch saw the peer process exit.
     #[inline]
     pub(crate) fn peer_gone(&self) -> bool {
-        self.peer_gone.load(Ordering::SeqCst)
+        self.peer.gone.load(Ordering::SeqCst)
     }
 
     /// Whether this process closed its `slot` end of `channel` with
@@ -110,7 +111,7 @@ impl Shared {
     /// has one). Returns whether a watch runs.
     pub(crate) fn watch_peer(&self) -> bool {
         if let Some(watch) = self.death_watch.get() {
-            return watch.is_some();
+            return watch.is_some() && !self.peer.unwatched.load(Ordering::SeqCst);
         }
         let pid = self.peer_pid();
         if pid == 0 || !self.peer_attached() {
@@ -130,7 +131,7 @@ impl Shared {
             })
             .collect();
         self.death_watch
-            .get_or_init(|| OsDeathWatch::start(pid, words, Arc::clone(&self.peer_gone)))
+            .get_or_init(|| OsDeathWatch::start(pid, words, Arc::clone(&self.peer)))
             .is_some()
     }
 

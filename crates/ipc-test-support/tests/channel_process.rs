@@ -230,6 +230,37 @@ fn a_write_timeout_on_a_full_ring_keeps_what_was_appended() {
 }
 
 #[test]
+fn a_wait_on_a_silent_watched_peer_is_one_sleep_not_one_per_slice() {
+    // An idle link costs no wake-ups: where the peer's death wakes a sleeper
+    // (the death watch on Linux, the process handle on Windows), a wait with
+    // nothing to do sleeps until its deadline instead of waking every 25 ms
+    // to look at the peer (12 sleeps in 300 ms). One more is allowed for a
+    // spurious wake-up.
+    let (segment, peer) = start(&["idle"]);
+    let wait = Duration::from_millis(300);
+    let most = if cfg!(any(target_os = "linux", windows)) {
+        2
+    } else {
+        u64::MAX
+    };
+    let mut reader = segment.reader(1).unwrap();
+    let mut buf = [0u8; 8];
+    match reader.read_into_timeout(&mut buf, wait) {
+        Err(Error::Timeout) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let sleeps = reader.stats().sleeps;
+    assert!(sleeps <= most, "the reader slept {sleeps} times");
+    // A writer waiting for space on the idle peer's full ring: the same.
+    let mut writer = segment.writer(0).unwrap();
+    let n = writer.append_timeout(&vec![7u8; RING + 1], wait).unwrap();
+    assert_eq!(n, RING);
+    let sleeps = writer.stats().sleeps;
+    assert!(sleeps <= most, "the writer slept {sleeps} times");
+    peer.finish();
+}
+
+#[test]
 fn closing_either_end_is_reported_as_closed() {
     // Our writer closes: the peer drains and ends; its writer closes in turn.
     let (segment, mut peer) = start(&["echo"]);

@@ -31,6 +31,10 @@ ipc_link::message!(Ping = 3, Pong = 4);
 /// Fewest periods a row times, whatever N: enough for a p99.
 const MIN_PERIODS: u64 = 400;
 
+/// How long the idle links are watched for wake-ups (eight of the 25 ms
+/// peer-check slices that sleepers use where no death watch wakes them).
+const IDLE_WINDOW: Duration = Duration::from_millis(200);
+
 fn link_error(what: &str, e: LinkError) -> Failure {
     Failure::new(format!("{what}: {e}"))
 }
@@ -95,6 +99,40 @@ impl Usage {
             each(self.fds, before.fds),
         )
     }
+}
+
+/// Context switches of every thread of process `pid` so far.
+fn switches(pid: u32) -> Result<u64, Failure> {
+    let tasks = format!("/proc/{pid}/task");
+    let mut total = 0;
+    for task in std::fs::read_dir(&tasks).context(&format!("listing {tasks}"))? {
+        let path = task.context("listing threads")?.path().join("status");
+        // A thread that ended meanwhile has nothing more to count.
+        let Ok(status) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        total += status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Ok(total)
+}
+
+/// Wake-ups per plugin and second while nothing is called: the context
+/// switches of the host's threads and of the plugin processes' threads
+/// during `window` of idleness, divided by the plugins and the seconds.
+/// An idle link should cost none (docs/ARCHITECTURE.md, Cost per plugin).
+fn idle_wakeups(plugins: &[u32], window: Duration) -> Result<f64, Failure> {
+    let pids: Vec<u32> = std::iter::once(std::process::id())
+        .chain(plugins.iter().copied())
+        .collect();
+    let count = || -> Result<u64, Failure> { pids.iter().map(|&p| switches(p)).sum() };
+    let before = count()?;
+    std::thread::sleep(window);
+    let after = count()?;
+    Ok(after.saturating_sub(before) as f64 / plugins.len() as f64 / window.as_secs_f64())
 }
 
 /// Asks a plugin to quit and checks that it exited cleanly.
@@ -174,6 +212,8 @@ fn scale(h: &mut Harness, n: u64, spin: Duration, note: &str) -> Result<Measured
         period()?;
     }
     let summary = time_periods(periods, n, &mut period)?;
+    let pids: Vec<u32> = hosts.iter().map(Host::plugin_pid).collect();
+    let idle = idle_wakeups(&pids, IDLE_WINDOW)?;
     drop(rts);
     for host in hosts {
         stop_plugin(host)?;
@@ -181,7 +221,7 @@ fn scale(h: &mut Harness, n: u64, spin: Duration, note: &str) -> Result<Measured
     Ok(Measured::latency(
         summary,
         format!(
-            "{n} plugins, {periods} periods, p50/p99 of a period / {n}; {note}; {}",
+            "{n} plugins, {periods} periods, p50/p99 of a period / {n}; {note}; {}; idle: {idle:.1} wake-ups/s per plugin",
             after.per_plugin(&before, n)
         ),
     ))

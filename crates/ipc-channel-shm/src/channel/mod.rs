@@ -29,7 +29,7 @@ use crate::layout::{ChannelHeader, AWAKE, SLEEPING, STATE_CLOSED};
 use crate::segment::Shared;
 use crate::stats::Stats;
 use crate::sync::{fence, spin_loop, AtomicBool, AtomicU32, Ordering};
-use crate::sys::{PeerWatch, Slot, WatchPeer, PEER_CHECK_INTERVAL};
+use crate::sys::{PeerWatch, Slot, WatchPeer, PEER_CHECK_INTERVAL, WATCHED_SLEEP};
 use crate::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -190,6 +190,28 @@ impl Endpoint {
         self.wake_peer(unsafe { &*word }, peer_slot);
     }
 
+    /// Whether the death of the process holding the other end wakes a sleep
+    /// of this end: the segment's death watch runs (Linux), or the watch on
+    /// that process is one the sleep waits on (Windows). `slot` is our own
+    /// side. Makes the watch once per peer, checks nothing.
+    fn peer_death_wakes(&mut self, slot: Slot) -> bool {
+        if self.shared.watch_peer() {
+            return true;
+        }
+        let h = self.shared.header(self.channel);
+        let pid = match slot {
+            Slot::Reader => h.writer_pid.load(Ordering::Acquire),
+            Slot::Writer => h.reader_pid.load(Ordering::Acquire),
+        };
+        if pid == 0 || pid == std::process::id() {
+            return false;
+        }
+        if self.peer.as_ref().map(|(p, _)| *p) != Some(pid) {
+            self.peer = PeerWatch::new(pid).map(|w| (pid, w));
+        }
+        self.peer.as_ref().is_some_and(|(_, w)| w.wakes_sleeper())
+    }
+
     /// Whether the process holding the other end still runs. `slot` is our
     /// own side. Unknown (not yet claimed) peers count as alive.
     fn peer_alive(&mut self, slot: Slot) -> bool {
@@ -327,7 +349,9 @@ fn sleep_word<S: Side>(s: &mut S) -> *const AtomicU32 {
 /// dies, or the shared memory turns out corrupted. The caller has just seen
 /// `poll` fail: this counts as one wait.
 ///
-/// Spins first if the endpoint asks for it, then sleeps in slices of at most
+/// Spins first if the endpoint asks for it, then sleeps. Where the peer's
+/// death wakes the sleeper (see [`Endpoint::peer_death_wakes`]) one sleep
+/// lasts until the deadline; elsewhere sleeps are cut into slices of at most
 /// [`PEER_CHECK_INTERVAL`], checking the peer's health whenever a slice ends
 /// without a wake-up.
 fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, Error> {
@@ -389,15 +413,22 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, E
             word.store(AWAKE, Ordering::Relaxed);
             return side.peer_died(want);
         }
+        // Where the peer's death wakes this sleep, nothing else needs a
+        // look before the deadline: an idle link costs no wake-ups.
+        let most = if side.endpoint().peer_death_wakes(S::SLOT) {
+            WATCHED_SLEEP
+        } else {
+            PEER_CHECK_INTERVAL
+        };
         let slice = match deadline.instant() {
-            None => PEER_CHECK_INTERVAL,
+            None => most,
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
                     word.store(AWAKE, Ordering::Relaxed);
                     return Err(Error::Timeout);
                 }
-                (d - now).min(PEER_CHECK_INTERVAL)
+                (d - now).min(most)
             }
         };
         side.endpoint().stats.sleeps += 1;

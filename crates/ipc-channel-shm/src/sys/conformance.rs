@@ -3,11 +3,11 @@
 //! Windows when the tests run under Wine) and `Local` (in-process).
 
 use super::{
-    create_named, is_connection_string, local::Local, Backend, DeathWatch, Os, SharedMemory, Slot,
-    WaitWord, WatchPeer,
+    create_named, is_connection_string, local::Local, Backend, DeathWatch, Os, PeerFlags,
+    SharedMemory, Slot, WaitWord, WatchPeer,
 };
 use crate::layout::{AWAKE, SLEEPING};
-use crate::sync::{AtomicBool, AtomicU32, Ordering};
+use crate::sync::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,7 +107,7 @@ fn peers_are_watched<B: Backend>(other_processes: bool) {
 /// exits and marks it gone; dropped, it stops and touches nothing.
 fn death_watch_wakes_sleepers<B: Backend>() {
     let words = [AtomicU32::new(SLEEPING), AtomicU32::new(SLEEPING)];
-    let gone = Arc::new(AtomicBool::new(false));
+    let gone = Arc::new(PeerFlags::default());
     let mut child = long_lived_child();
     let watch = B::DeathWatch::start(
         child.id(),
@@ -128,7 +128,7 @@ fn death_watch_wakes_sleepers<B: Backend>() {
             assert!(t.elapsed() < NEVER, "the watch never woke the word");
         }
     }
-    assert!(gone.load(Ordering::SeqCst));
+    assert!(gone.gone.load(Ordering::SeqCst));
     drop(watch);
 
     // A peer that ended (and was reaped) before the watch could start is
@@ -137,23 +137,26 @@ fn death_watch_wakes_sleepers<B: Backend>() {
     let pid = child.id();
     child.wait().expect("reap");
     let word = AtomicU32::new(SLEEPING);
-    let gone = Arc::new(AtomicBool::new(false));
+    let gone = Arc::new(PeerFlags::default());
     drop(B::DeathWatch::start(
         pid,
         vec![&word as *const AtomicU32],
         gone.clone(),
     ));
-    assert!(gone.load(Ordering::SeqCst), "a peer gone before the watch");
+    assert!(
+        gone.gone.load(Ordering::SeqCst),
+        "a peer gone before the watch"
+    );
 
     let word = AtomicU32::new(SLEEPING);
-    let gone = Arc::new(AtomicBool::new(false));
+    let gone = Arc::new(PeerFlags::default());
     let mut child = long_lived_child();
     let watch = B::DeathWatch::start(child.id(), vec![&word as *const AtomicU32], gone.clone());
     drop(watch); // stops watching: the death below must not be reported
     child.kill().expect("kill");
     child.wait().expect("reap");
     assert_eq!(word.load(Ordering::SeqCst), SLEEPING);
-    assert!(!gone.load(Ordering::SeqCst));
+    assert!(!gone.gone.load(Ordering::SeqCst));
 }
 
 fn short_lived_child() -> std::process::Child {

@@ -14,8 +14,8 @@
 //! turn the other's accesses into `SIGBUS`.
 
 use super::posix::{check, mapped_memory, private_size, Fd, Mapped};
-use super::{Backend, SharedMemory, Slot, WaitWord, WatchPeer};
-use crate::sync::{AtomicBool, AtomicU32, Mutex, Ordering};
+use super::{Backend, PeerFlags, SharedMemory, Slot, WaitWord, WatchPeer};
+use crate::sync::{AtomicU32, Mutex, Ordering};
 use std::ffi::CString;
 use std::io;
 use std::sync::{Arc, Weak};
@@ -364,7 +364,7 @@ struct Entries {
 struct Entry {
     pidfd: Arc<Fd>,
     words: Vec<usize>,
-    gone: Arc<AtomicBool>,
+    flags: Arc<PeerFlags>,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -389,14 +389,7 @@ fn watcher() -> Option<&'static Watcher> {
             return Some(w);
         }
     }
-    // SAFETY: epoll_create1 takes flags only.
-    let epoll = Fd(check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }).ok()?);
-    // Leaked on purpose: the thread refers to it for the rest of the process.
-    let w: &'static Watcher = Box::leak(Box::new(Watcher {
-        epoll,
-        entries: Mutex::new(Entries::default()),
-        pid: me,
-    }));
+    let w = Watcher::new()?;
     std::thread::Builder::new()
         .name("ipc-peer-watch".into())
         .stack_size(64 * 1024)
@@ -407,12 +400,24 @@ fn watcher() -> Option<&'static Watcher> {
 }
 
 impl Watcher {
+    /// A watcher with no thread yet, for the rest of the process (leaked on
+    /// purpose: its thread refers to it until the process ends).
+    fn new() -> Option<&'static Watcher> {
+        // SAFETY: epoll_create1 takes flags only.
+        let epoll = Fd(check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) }).ok()?);
+        Some(Box::leak(Box::new(Watcher {
+            epoll,
+            entries: Mutex::new(Entries::default()),
+            pid: std::process::id(),
+        })))
+    }
+
     fn entries(&self) -> impl std::ops::DerefMut<Target = Entries> + '_ {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds a segment; `None` if the thread has ended or epoll refuses.
-    fn register(&self, pidfd: Arc<Fd>, words: Vec<usize>, gone: Arc<AtomicBool>) -> Option<u64> {
+    fn register(&self, pidfd: Arc<Fd>, words: Vec<usize>, flags: Arc<PeerFlags>) -> Option<u64> {
         let mut entries = self.entries();
         if entries.stopped {
             return None;
@@ -440,7 +445,14 @@ impl Watcher {
             }
             Err(_) => return None,
         };
-        entries.map.insert(token, Entry { pidfd, words, gone });
+        entries.map.insert(
+            token,
+            Entry {
+                pidfd,
+                words,
+                flags,
+            },
+        );
         Some(token)
     }
 
@@ -465,6 +477,20 @@ impl Watcher {
         };
     }
 
+    /// Stops watching (never expected: `epoll_wait` failed). Sleepers fall
+    /// back to their 25 ms slices; those asleep now are woken (their peers
+    /// not marked gone) to see that the watch stopped, and no segment is
+    /// taken any more.
+    fn stop(&self) {
+        let mut entries = self.entries();
+        entries.stopped = true;
+        for (_, entry) in entries.map.drain() {
+            self.forget(&entry);
+            entry.flags.unwatched.store(true, Ordering::SeqCst);
+            wake_words(&entry);
+        }
+    }
+
     /// The thread: waits for peers to exit and wakes their segments.
     fn run(&self) {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
@@ -475,12 +501,7 @@ impl Watcher {
                 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                // Never expected: sleepers fall back to their 25 ms slices.
-                let mut entries = self.entries();
-                entries.stopped = true;
-                for (_, entry) in entries.map.drain() {
-                    self.forget(&entry);
-                }
+                self.stop();
                 return;
             }
             let mut entries = self.entries();
@@ -499,7 +520,12 @@ impl Watcher {
 
 /// Marks the peer of `entry` gone and wakes every sleeper of its segment.
 fn wake_all(entry: &Entry) {
-    entry.gone.store(true, Ordering::SeqCst);
+    entry.flags.gone.store(true, Ordering::SeqCst);
+    wake_words(entry);
+}
+
+/// Wakes every sleeper of `entry`'s segment. Called with the entries locked.
+fn wake_words(entry: &Entry) {
     for &address in &entry.words {
         // SAFETY: the address is a sleep word in the segment's mapping,
         // which stays mapped while the registration is in the map (its drop
@@ -516,7 +542,7 @@ impl super::DeathWatch for DeathWatch {
     /// thread cannot be started: sleepers then notice the death when a
     /// slice ends. Also `None` for a peer that is gone already, with `gone`
     /// set.
-    fn start(pid: u32, words: Vec<*const AtomicU32>, gone: Arc<AtomicBool>) -> Option<DeathWatch> {
+    fn start(pid: u32, words: Vec<*const AtomicU32>, flags: Arc<PeerFlags>) -> Option<DeathWatch> {
         let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
         let pidfd = match shared_pidfd(pid) {
             Ok(fd) => fd,
@@ -525,14 +551,14 @@ impl super::DeathWatch for DeathWatch {
                 // its plugin connected): say so now. Without a watch, the
                 // first sleep would only notice when its 25 ms slice ends.
                 if e.raw_os_error() == Some(libc::ESRCH) {
-                    gone.store(true, Ordering::SeqCst);
+                    flags.gone.store(true, Ordering::SeqCst);
                 }
                 return None;
             }
         };
         let watcher = watcher()?;
         let words = words.into_iter().map(|w| w as usize).collect();
-        let token = watcher.register(pidfd, words, gone)?;
+        let token = watcher.register(pidfd, words, flags)?;
         Some(DeathWatch { watcher, token })
     }
 }
@@ -578,7 +604,7 @@ mod tests {
         let words: Vec<[AtomicU32; 2]> = (0..N)
             .map(|_| [AtomicU32::new(SLEEPING), AtomicU32::new(SLEEPING)])
             .collect();
-        let gone: Vec<Arc<AtomicBool>> = (0..N).map(|_| Arc::default()).collect();
+        let gone: Vec<Arc<PeerFlags>> = (0..N).map(|_| Arc::default()).collect();
         let mut children: Vec<_> = (0..N).map(|_| sleeper()).collect();
         let mut watches: Vec<Option<DeathWatch>> = (0..N)
             .map(|i| {
@@ -608,10 +634,13 @@ mod tests {
                     assert!(t.elapsed() < NEVER, "segment {i} never woken");
                 }
             }
-            assert!(gone[i].load(Ordering::SeqCst));
+            assert!(gone[i].gone.load(Ordering::SeqCst));
         }
         for i in (1..N).step_by(2) {
-            assert!(!gone[i].load(Ordering::SeqCst), "segment {i} marked gone");
+            assert!(
+                !gone[i].gone.load(Ordering::SeqCst),
+                "segment {i} marked gone"
+            );
             for word in &words[i] {
                 assert_eq!(word.load(Ordering::SeqCst), SLEEPING, "segment {i} woken");
             }
@@ -624,6 +653,28 @@ mod tests {
         assert_eq!(watch_threads(), 1, "the thread stays for the next segment");
     }
 
+    /// A watch that stops (its thread's `epoll_wait` failing, never
+    /// expected) wakes its sleepers without marking their peers gone, says
+    /// that it stopped, and takes no new segment.
+    #[test]
+    fn a_stopped_watch_wakes_its_sleepers_and_says_so() {
+        let mut child = sleeper();
+        let w = Watcher::new().expect("epoll");
+        let word = AtomicU32::new(SLEEPING);
+        let flags = Arc::new(PeerFlags::default());
+        let pidfd = shared_pidfd(child.id() as libc::pid_t).expect("pidfd");
+        let address = &word as *const AtomicU32 as usize;
+        w.register(Arc::clone(&pidfd), vec![address], Arc::clone(&flags))
+            .expect("registered");
+        w.stop();
+        assert_eq!(word.load(Ordering::SeqCst), crate::layout::AWAKE);
+        assert!(flags.unwatched.load(Ordering::SeqCst));
+        assert!(!flags.gone.load(Ordering::SeqCst), "the peer still runs");
+        assert!(w.register(pidfd, vec![], Arc::default()).is_none());
+        child.kill().expect("kill");
+        child.wait().expect("reap");
+    }
+
     /// Every watch of one process shares one pidfd; a pid whose process
     /// has exited gets a fresh one.
     #[test]
@@ -634,7 +685,7 @@ mod tests {
         let b = PeerWatch::new(child.id()).expect("a watch");
         assert!(fd(&a).is_some());
         assert_eq!(fd(&a), fd(&b), "two descriptors for one peer");
-        let gone = Arc::new(AtomicBool::new(false));
+        let gone = Arc::new(PeerFlags::default());
         let word = AtomicU32::new(SLEEPING);
         let watch = DeathWatch::start(child.id(), vec![&word as *const AtomicU32], gone.clone())
             .expect("a death watch");
@@ -642,7 +693,7 @@ mod tests {
         child.wait().expect("reap");
         assert!(!a.is_alive(), "a dead peer counts as alive");
         let t = Instant::now();
-        while !gone.load(Ordering::SeqCst) {
+        while !gone.gone.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(1));
             assert!(t.elapsed() < NEVER, "the death watch never fired");
         }

@@ -131,17 +131,45 @@ pub(crate) trait WatchPeer: Sized + Send + std::fmt::Debug {
     fn new(pid: u32) -> Option<Self>;
     /// False once the process has ended.
     fn is_alive(&mut self) -> bool;
+    /// Whether a sleep given this watch (`WaitWord::wait`) ends when the
+    /// process ends, so that the sleeper need not cut its sleep into slices
+    /// to look.
+    fn wakes_sleeper(&self) -> bool {
+        false
+    }
 }
 
 /// Wakes this process's sleepers when the peer process exits.
 pub(crate) trait DeathWatch: Sized + Send + Sync + std::fmt::Debug {
-    /// Starts watching `pid`. When it exits: `gone` is set, then every word
+    /// Starts watching `pid`. When it exits: `flags.gone` is set, then every word
     /// of `words` is set to awake and its sleeper woken. The words must stay
     /// valid until the watch is dropped (which stops it: once `drop` has
     /// returned, nothing touches them). `None` where the
     /// system offers no such watch, and where the peer has ended already
-    /// (then `gone` is set before it returns, where the system can tell).
-    fn start(pid: u32, words: Vec<*const AtomicU32>, gone: Arc<AtomicBool>) -> Option<Self>;
+    /// (then `flags.gone` is set before it returns, where the system can
+    /// tell). A watch that stops before the peer exits (its thread hit an
+    /// error) sets `flags.unwatched`, then wakes every sleeper of `words`,
+    /// which go back to sleeping in slices.
+    fn start(pid: u32, words: Vec<*const AtomicU32>, flags: Arc<PeerFlags>) -> Option<Self>;
+}
+
+/// What a death watch tells the endpoints of a segment, in one allocation
+/// (one cache line that every sleep looks at).
+#[derive(Debug)]
+pub(crate) struct PeerFlags {
+    /// The peer process has exited.
+    pub(crate) gone: AtomicBool,
+    /// The watch stopped before the peer exited (never expected).
+    pub(crate) unwatched: AtomicBool,
+}
+
+impl Default for PeerFlags {
+    fn default() -> PeerFlags {
+        PeerFlags {
+            gone: AtomicBool::new(false),
+            unwatched: AtomicBool::new(false),
+        }
+    }
 }
 
 /// A death watch that never starts: for systems whose sleepers notice a
@@ -150,7 +178,7 @@ pub(crate) trait DeathWatch: Sized + Send + Sync + std::fmt::Debug {
 pub(crate) struct NoDeathWatch;
 
 impl DeathWatch for NoDeathWatch {
-    fn start(_pid: u32, _words: Vec<*const AtomicU32>, _gone: Arc<AtomicBool>) -> Option<Self> {
+    fn start(_pid: u32, _words: Vec<*const AtomicU32>, _flags: Arc<PeerFlags>) -> Option<Self> {
         None
     }
 }
@@ -174,9 +202,15 @@ impl Slot {
 }
 
 /// How long a sleeping endpoint goes without checking that its peer is alive,
-/// on systems that cannot wake it when the peer dies. Peer death is thus
-/// noticed within this bound (the design target is 100 ms).
+/// where nothing wakes it when the peer dies. Peer death is thus noticed
+/// within this bound (the design target is 100 ms).
 pub(crate) const PEER_CHECK_INTERVAL: Duration = Duration::from_millis(25);
+
+/// The longest sleep of an endpoint that the peer's death wakes (the death
+/// watch on Linux, the process handle on Windows) and that has no deadline:
+/// such a sleeper has nothing to look at until something wakes it, so an
+/// idle link costs no wake-ups. The bound only keeps every sleep finite.
+pub(crate) const WATCHED_SLEEP: Duration = Duration::from_secs(3600);
 
 /// Prefix of every segment name and connection string.
 pub(crate) const NAME_PREFIX: &str = "ipc-";

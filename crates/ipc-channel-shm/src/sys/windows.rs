@@ -528,6 +528,12 @@ impl WatchPeer for PeerWatch {
             None => false,
         }
     }
+
+    /// `wait` waits on the process handle too, which is signalled when the
+    /// process ends.
+    fn wakes_sleeper(&self) -> bool {
+        self.process.is_some()
+    }
 }
 
 #[cfg(test)]
