@@ -261,6 +261,43 @@ fn a_wait_on_a_silent_watched_peer_is_one_sleep_not_one_per_slice() {
 }
 
 #[test]
+fn a_reader_waiting_for_more_than_is_published_wakes_a_batching_writer() {
+    // The echo peer streams two rings' worth back to us. Once our ring is
+    // full it sleeps until half the ring is free (it batches its
+    // wake-ups). We take 4 bytes, then wait for a whole ring: only the
+    // writer can add the 4 bytes missing, and it must be woken for them,
+    // or both ends wait for each other until the deadline.
+    let (segment, peer) = start(&["echo"]);
+    let mut reader = segment.reader(1).unwrap();
+    let mut writer = segment.writer(0).unwrap();
+    let sent: Vec<u8> = (0..2 * RING).map(|i| pattern(7, i)).collect();
+    let feeder = {
+        let sent = sent.clone();
+        thread::spawn(move || {
+            writer.append_timeout(&sent, NEVER).unwrap();
+            writer.commit().unwrap();
+            writer
+        })
+    };
+    // The whole ring published: the peer now waits for space.
+    assert_eq!(reader.peek_timeout(RING, NEVER).unwrap().len(), RING);
+    let mut got = vec![0u8; 2 * RING];
+    reader
+        .read_exact_into_timeout(&mut got[..4], NEVER)
+        .unwrap();
+    match reader.read_exact_into_timeout(&mut got[4..4 + RING], Duration::from_secs(5)) {
+        Ok(()) => {}
+        other => panic!("a whole ring did not arrive: {other:?}"),
+    }
+    reader
+        .read_exact_into_timeout(&mut got[4 + RING..], NEVER)
+        .unwrap();
+    assert!(got == sent, "the stream arrived changed");
+    drop(feeder.join().unwrap());
+    peer_close_and_drain(reader, peer);
+}
+
+#[test]
 fn closing_either_end_is_reported_as_closed() {
     // Our writer closes: the peer drains and ends; its writer closes in turn.
     let (segment, mut peer) = start(&["echo"]);

@@ -143,7 +143,38 @@ impl Reader {
         if self.released != self.read_local {
             self.release(0);
         }
+        self.wake_batching_writer();
         block(self, want, deadline)
+    }
+
+    /// Wakes a writer asleep until more space is free than there is, now
+    /// that this reader waits for data only that writer can add. A streaming
+    /// writer asks to be woken once half the ring is free (fewer wake-ups);
+    /// a reader that consumed less than that and then waits for more than is
+    /// published would otherwise leave both asleep until a deadline. Woken,
+    /// the writer fills what is free and publishes it (it sleeps only when
+    /// nothing is free).
+    #[inline]
+    fn wake_batching_writer(&mut self) {
+        let h = self.ep.header();
+        // Our last `read_pos` store before the load of the writer's word,
+        // as in `release` (either the writer's own check sees the space, or
+        // we see it asleep).
+        fence(Ordering::SeqCst);
+        if h.writer_sleep.load(Ordering::Acquire) != SLEEPING {
+            return;
+        }
+        let used = h
+            .write_pos
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.read_local);
+        // A nonsensical write position is reported by the next read; here it
+        // only means "wake the writer".
+        if used != self.ep.capacity {
+            let word: *const AtomicU32 = &h.writer_sleep;
+            // SAFETY: the word lives in the mapping kept alive by `self.ep`.
+            self.ep.wake_peer(unsafe { &*word }, Slot::Writer);
+        }
     }
 
     /// Hands `n` bytes back to the writer and wakes it if it sleeps waiting
