@@ -109,10 +109,20 @@ impl Shared {
     /// Once the peer has attached: withdraws the memory (the creator's; see
     /// [`Segment::withdraw`]) and starts the death watch (where the system
     /// has one). Returns whether a watch runs.
+    #[inline]
     pub(crate) fn watch_peer(&self) -> bool {
+        // Asked before every sleep: the answer, once known, in the caller's
+        // code (not a call into another page of code after a wake-up).
         if let Some(watch) = self.death_watch.get() {
             return watch.is_some() && !self.peer.unwatched.load(Ordering::SeqCst);
         }
+        self.start_watch()
+    }
+
+    /// [`watch_peer`](Shared::watch_peer) before the watch is settled.
+    #[cold]
+    #[inline(never)]
+    fn start_watch(&self) -> bool {
         let pid = self.peer_pid();
         if pid == 0 || !self.peer_attached() {
             return false;

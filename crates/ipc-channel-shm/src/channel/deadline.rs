@@ -71,6 +71,7 @@ impl Deadline {
     }
 
     /// The moment, fixed the first time it is asked for (`None`: never).
+    #[inline]
     pub fn instant(&self) -> Option<Instant> {
         let timeout = self.timeout?;
         if let Some(at) = self.at.get() {
