@@ -198,41 +198,43 @@ impl Endpoint {
         if self.shared.watch_peer() {
             return true;
         }
-        let h = self.shared.header(self.channel);
-        let pid = match slot {
-            Slot::Reader => h.writer_pid.load(Ordering::Acquire),
-            Slot::Writer => h.reader_pid.load(Ordering::Acquire),
-        };
-        if pid == 0 || pid == std::process::id() {
-            return false;
-        }
-        if self.peer.as_ref().map(|(p, _)| *p) != Some(pid) {
-            self.peer = PeerWatch::new(pid).map(|w| (pid, w));
-        }
-        self.peer.as_ref().is_some_and(|(_, w)| w.wakes_sleeper())
+        self.peer_watch(slot)
+            .is_some_and(|(_, w)| w.wakes_sleeper())
     }
 
     /// Whether the process holding the other end still runs. `slot` is our
     /// own side. Unknown (not yet claimed) peers count as alive.
     fn peer_alive(&mut self, slot: Slot) -> bool {
-        let h = self.shared.header(self.channel);
-        let pid = match slot {
-            Slot::Reader => h.writer_pid.load(Ordering::Acquire),
-            Slot::Writer => h.reader_pid.load(Ordering::Acquire),
-        };
-        if pid == 0 || pid == std::process::id() {
+        if self.peer_pid(slot).is_none() {
             return true;
         }
         if self.shared.peer_gone() {
             self.peer_dead = true;
             return false;
         }
+        let alive = self.peer_watch(slot).is_none_or(|(_, w)| w.is_alive());
+        self.peer_dead |= !alive;
+        alive
+    }
+
+    /// The process ID the peer's end records, if it is another process's.
+    fn peer_pid(&self, slot: Slot) -> Option<u32> {
+        let h = self.shared.header(self.channel);
+        let pid = match slot {
+            Slot::Reader => h.writer_pid.load(Ordering::Acquire),
+            Slot::Writer => h.reader_pid.load(Ordering::Acquire),
+        };
+        (pid != 0 && pid != std::process::id()).then_some(pid)
+    }
+
+    /// The watch on the peer's process, made once per peer ID (`None`: no
+    /// other process, or one whose state cannot be observed).
+    fn peer_watch(&mut self, slot: Slot) -> Option<&mut (u32, PeerWatch)> {
+        let pid = self.peer_pid(slot)?;
         if self.peer.as_ref().map(|(p, _)| *p) != Some(pid) {
             self.peer = PeerWatch::new(pid).map(|w| (pid, w));
         }
-        let alive = self.peer.as_mut().is_none_or(|(_, w)| w.is_alive());
-        self.peer_dead |= !alive;
-        alive
+        self.peer.as_mut()
     }
 
     fn sleep(&self, word: &AtomicU32, slot: Slot, timeout: Duration) {

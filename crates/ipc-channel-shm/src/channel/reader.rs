@@ -147,6 +147,14 @@ impl Reader {
         block(self, want, deadline)
     }
 
+    /// Wakes the writer if it sleeps (once).
+    #[inline]
+    fn wake_writer(&mut self) {
+        let word: *const AtomicU32 = &self.ep.header().writer_sleep;
+        // SAFETY: the word lives in the mapping kept alive by `self.ep`.
+        self.ep.wake_peer(unsafe { &*word }, Slot::Writer);
+    }
+
     /// Wakes a writer asleep until more space is free than there is, now
     /// that this reader waits for data only that writer can add. A streaming
     /// writer asks to be woken once half the ring is free (fewer wake-ups);
@@ -171,9 +179,7 @@ impl Reader {
         // A nonsensical write position is reported by the next read; here it
         // only means "wake the writer".
         if used != self.ep.capacity {
-            let word: *const AtomicU32 = &h.writer_sleep;
-            // SAFETY: the word lives in the mapping kept alive by `self.ep`.
-            self.ep.wake_peer(unsafe { &*word }, Slot::Writer);
+            self.wake_writer();
         }
     }
 
@@ -200,9 +206,7 @@ impl Reader {
             // it only means "wake the writer".
             let free = self.ep.capacity.saturating_sub(used);
             if free >= wanted || used > self.ep.capacity {
-                let word: *const AtomicU32 = &h.writer_sleep;
-                // SAFETY: the word lives in the mapping kept alive by `self.ep`.
-                self.ep.wake_peer(unsafe { &*word }, Slot::Writer);
+                self.wake_writer();
             }
         }
     }
