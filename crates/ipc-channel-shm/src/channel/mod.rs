@@ -29,7 +29,7 @@ use crate::layout::{ChannelHeader, AWAKE, SLEEPING, STATE_CLOSED};
 use crate::segment::Shared;
 use crate::stats::Stats;
 use crate::sync::{fence, spin_loop, AtomicBool, AtomicU32, Ordering};
-use crate::sys::{PeerWatch, Slot, WatchPeer, PEER_CHECK_INTERVAL, WATCHED_SLEEP};
+use crate::sys::{PeerWatch, Slot, WatchPeer, PEER_CHECK_INTERVAL, WATCHED_CHECK_INTERVAL};
 use crate::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -351,11 +351,11 @@ fn sleep_word<S: Side>(s: &mut S) -> *const AtomicU32 {
 /// dies, or the shared memory turns out corrupted. The caller has just seen
 /// `poll` fail: this counts as one wait.
 ///
-/// Spins first if the endpoint asks for it, then sleeps. Where the peer's
-/// death wakes the sleeper (see [`Endpoint::peer_death_wakes`]) one sleep
-/// lasts until the deadline; elsewhere sleeps are cut into slices of at most
-/// [`PEER_CHECK_INTERVAL`], checking the peer's health whenever a slice ends
-/// without a wake-up.
+/// Spins first if the endpoint asks for it, then sleeps in slices, checking
+/// the control block and the peer whenever a slice ends without a wake-up:
+/// of at most [`WATCHED_CHECK_INTERVAL`] where the peer's death wakes the
+/// sleeper (see [`Endpoint::peer_death_wakes`]), of [`PEER_CHECK_INTERVAL`]
+/// elsewhere.
 fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, Error> {
     side.endpoint().stats.waits += 1;
     if deadline.is_now() {
@@ -415,10 +415,10 @@ fn block<S: Side>(side: &mut S, want: u64, deadline: &Deadline) -> Result<u64, E
             word.store(AWAKE, Ordering::Relaxed);
             return side.peer_died(want);
         }
-        // Where the peer's death wakes this sleep, nothing else needs a
-        // look before the deadline: an idle link costs no wake-ups.
+        // Where the peer's death wakes this sleep, only a control block
+        // overwritten by a live peer needs a look: less often.
         let most = if side.endpoint().peer_death_wakes(S::SLOT) {
-            WATCHED_SLEEP
+            WATCHED_CHECK_INTERVAL
         } else {
             PEER_CHECK_INTERVAL
         };

@@ -206,11 +206,14 @@ impl Slot {
 /// within this bound (the design target is 100 ms).
 pub(crate) const PEER_CHECK_INTERVAL: Duration = Duration::from_millis(25);
 
-/// The longest sleep of an endpoint that the peer's death wakes (the death
-/// watch on Linux, the process handle on Windows) and that has no deadline:
-/// such a sleeper has nothing to look at until something wakes it, so an
-/// idle link costs no wake-ups. The bound only keeps every sleep finite.
-pub(crate) const WATCHED_SLEEP: Duration = Duration::from_secs(3600);
+/// How long an endpoint that the peer's death wakes (the death watch on
+/// Linux, the process handle on Windows) sleeps before it looks at its
+/// control block again: a peer that is alive but overwrote it is noticed
+/// within this bound, even by a wait with a long deadline (a listener in the
+/// middle of a message, which a caller with a short timeout may be waiting
+/// for). Ten times the unwatched slice: an idle link costs a tenth of the
+/// wake-ups.
+pub(crate) const WATCHED_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Prefix of every segment name and connection string.
 pub(crate) const NAME_PREFIX: &str = "ipc-";
