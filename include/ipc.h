@@ -993,6 +993,10 @@ ipc_result ipc_main_link_request(const ipc_main_link *link,
 // thread waits: it may write into memory of this thread's). Called from a
 // handler, it keeps dispatching while it waits.
 //
+// Returns within `timeout_ns` even when the reply stops partway: the
+// decoder's reads then fail at that moment with `IPC_TIMEOUT`, and it is
+// never called after this function has returned.
+//
 // Thread-safe. Not real-time safe.
 //
 // # Errors

@@ -66,6 +66,14 @@ std::string wire_vectors_path() {
     return IPC_WIRE_VECTORS_DEFAULT;
 }
 
+std::string hostile_peer_path() {
+    const char* env = std::getenv("IPC_HOSTILE_PEER");
+    if (env != nullptr && *env != '\0') {
+        return env;
+    }
+    return IPC_HOSTILE_PEER_DEFAULT;
+}
+
 std::string source_dir() { return IPC_SOURCE_DIR; }
 
 std::string run_command(const std::string& command, int& status) {

@@ -32,6 +32,8 @@ struct Case {
 std::string self_path();
 /// Where ipc-wire-vectors is (IPC_WIRE_VECTORS, else the build's default).
 std::string wire_vectors_path();
+/// Where ipc-hostile-peer is (IPC_HOSTILE_PEER, else the build's default).
+std::string hostile_peer_path();
 /// The source tree (for fuzz/corpus).
 std::string source_dir();
 

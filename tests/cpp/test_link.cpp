@@ -344,6 +344,26 @@ TEST_CASE(layer3_setup_exceptions_and_spawn_failures_reach_the_caller) {
     CHECK_EQ(error_code([] { ipc::Segment::open("not-a-connection-string"); }), IPC_INVALID_ARGUMENT);
 }
 
+TEST_CASE(layer3_a_reply_that_stops_partway_times_out_the_request) {
+    // A lying plugin (ipc-hostile-peer of crates/ipc-test-support) answers
+    // the first request with an envelope announcing 100 bytes, sends 3 and
+    // goes silent. The listener waits for the rest within the payload
+    // timeout (60 s here); each request returns at its own timeout, and
+    // the decoder, which writes into this frame, never runs after it
+    // returned (the sanitizer build would see it).
+    ipc::Config config;
+    config.limits.payload_timeout = std::chrono::seconds(60);
+    ipc::Host host = ipc::Host::spawn(harness::hostile_peer_path(), {"partial-main-reply"}, config);
+    ipc::MainLink link = host.main_link();
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 2; ++i) {
+        auto r = link.request_timeout<proto::Pong>(std::nothrow, proto::Ping{1, "x"}, std::chrono::milliseconds(100));
+        CHECK_EQ(r.code(), IPC_TIMEOUT);
+    }
+    // Not a speed check: only a wait for the payload timeout gets here.
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
+}
+
 TEST_CASE(layer2_a_send_that_cannot_get_space_in_time_is_a_timeout) {
     // The message fits in the ring but not in its free space: the first,
     // in-place encoding runs out of room (the library then counts and

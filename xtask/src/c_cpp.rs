@@ -38,9 +38,11 @@ const PACKAGE_CHECK: &str = "ffi/tests/c/package";
 /// The C++ tests: a CMake project with ctest tests, taking the installed
 /// library through `-DIPC_LIB_DIR=` and `-DIPC_INCLUDE_DIR=` (and
 /// `CMAKE_PREFIX_PATH` for `find_package`), and the Rust program that
-/// encodes and decodes their wire vectors through `-DIPC_WIRE_VECTORS=`.
+/// encodes and decodes their wire vectors through `-DIPC_WIRE_VECTORS=`,
+/// and the lying plugin through `-DIPC_HOSTILE_PEER=`.
 const CPP_TESTS: &str = "tests/cpp";
 const WIRE_VECTORS: &str = "ipc-wire-vectors";
+const HOSTILE_PEER: &str = "ipc-hostile-peer";
 const MINGW_TOOLCHAIN: &str = "ffi/cmake/toolchains/mingw-w64-x86_64.cmake";
 /// The C++ demo host and plugin, and the sources the Winelib plugin is
 /// built from.
@@ -363,21 +365,31 @@ fn cpp_tests(step: &mut Step, prefix: &Path) {
         return;
     }
     let ctx = step.ctx;
-    let vectors = Cmd::cargo().args(["build", "-p", "ipc-test-support", "--bin", WIRE_VECTORS]);
-    if !step.run(&vectors) {
+    let programs = Cmd::cargo().args([
+        "build",
+        "-p",
+        "ipc-test-support",
+        "--bin",
+        WIRE_VECTORS,
+        "--bin",
+        HOSTILE_PEER,
+    ]);
+    if !step.run(&programs) {
         return;
     }
-    let wire_vectors = ctx
-        .target
-        .join("debug")
-        .join(format!("{WIRE_VECTORS}{}", std::env::consts::EXE_SUFFIX));
+    let program = |name: &str| {
+        ctx.target
+            .join("debug")
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    };
     // Where tests/cpp/README.md builds them, and where the workspace tests
     // (crates/ipc-test-support/tests/cpp_layer.rs) look for them.
     let build = step.ctx.target.join("cpp-tests");
     let defs = [
         format!("-DIPC_LIB_DIR={}", s(&prefix.join("lib"))),
         format!("-DIPC_INCLUDE_DIR={}", s(&prefix.join("include"))),
-        format!("-DIPC_WIRE_VECTORS={}", s(&wire_vectors)),
+        format!("-DIPC_WIRE_VECTORS={}", s(&program(WIRE_VECTORS))),
+        format!("-DIPC_HOSTILE_PEER={}", s(&program(HOSTILE_PEER))),
         format!("-DCMAKE_PREFIX_PATH={}", s(prefix)),
         "-DCMAKE_BUILD_TYPE=Debug".to_owned(),
     ];

@@ -341,6 +341,25 @@ impl<'a> PayloadBytes<'a> {
         }
     }
 
+    /// Waits for the rest of the payload no later than `deadline` either: a
+    /// caller's own, when it is earlier than the payload's. Once it has
+    /// passed, [`chunk`](PayloadBytes::chunk) fails with
+    /// `Error::Channel(Timeout)` and nothing is lost: the receive skips
+    /// what is left within the payload's own deadline, so the stream goes
+    /// on if the rest arrives in time. (A payload already whole in the ring
+    /// never waits.)
+    #[must_use]
+    pub fn until(mut self, deadline: &Deadline) -> Self {
+        if let BytesKind::Stream { deadline: own, .. } = &mut self.kind {
+            if let Some(at) = deadline.instant() {
+                if own.instant().is_none_or(|o| at < o) {
+                    *own = Deadline::at(at);
+                }
+            }
+        }
+        self
+    }
+
     /// Payload bytes not yet consumed.
     pub fn remaining(&self) -> usize {
         match &self.kind {

@@ -154,3 +154,50 @@ fn a_raw_payload_can_be_read_in_parts_and_the_rest_is_skipped() {
     assert_eq!(next.name, "next");
     sender.join().unwrap();
 }
+
+#[test]
+fn a_payload_read_until_an_earlier_deadline_gives_up_then_the_rest_is_skipped() {
+    // A reader that must answer its own caller in time reads a payload
+    // whose rest is late: its reads fail at its deadline, nothing is
+    // lost, and once the rest arrives (within the payload timeout) the
+    // receive skips it and the next message reads whole.
+    let segment = Segment::in_process(&[4096]).unwrap();
+    let (mut w, mut r) = (segment.writer(0).unwrap(), segment.reader(0).unwrap());
+    let limits = Limits::default();
+    let (gave_up, gave_up_rx) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        let header = ipc_msgpack::Header::new(7, 100);
+        w.append(&header.to_bytes()).unwrap();
+        w.append(&[1u8; 10]).unwrap();
+        w.commit().unwrap();
+        // The rest only once the reader gave up on it.
+        gave_up_rx.recv().unwrap();
+        w.append(&[2u8; 90]).unwrap();
+        w.commit().unwrap();
+        let next = State {
+            name: "next".into(),
+            blob: vec![],
+        };
+        ipc_msgpack::send(&mut w, &next, 0, Flags::NONE).unwrap();
+    });
+    let got = ipc_msgpack::recv_with(&mut r, &limits, |header, payload| {
+        assert_eq!(header.len, 100);
+        let soon = Deadline::after(std::time::Duration::from_millis(20));
+        let mut bytes = payload.bytes().until(&soon);
+        let mut head = [0u8; 10];
+        bytes.read_exact(&mut head)?;
+        let rest = bytes.read_exact(&mut [0u8; 90]);
+        assert!(
+            matches!(rest, Err(Error::Channel(ipc_channel_shm::Error::Timeout))),
+            "{rest:?}"
+        );
+        assert!(soon.has_passed());
+        gave_up.send(()).unwrap();
+        Ok(head)
+    })
+    .unwrap();
+    assert_eq!(got, [1u8; 10]);
+    let (_, next) = ipc_msgpack::recv::<State>(&mut r, &limits).unwrap();
+    assert_eq!(next.name, "next");
+    sender.join().unwrap();
+}

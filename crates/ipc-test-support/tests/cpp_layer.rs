@@ -57,6 +57,7 @@ mod programs {
         for program in found {
             let out = Command::new(&program)
                 .env("IPC_WIRE_VECTORS", env!("CARGO_BIN_EXE_ipc-wire-vectors"))
+                .env("IPC_HOSTILE_PEER", env!("CARGO_BIN_EXE_ipc-hostile-peer"))
                 .env(
                     "ASAN_OPTIONS",
                     "detect_leaks=1:halt_on_error=1:abort_on_error=0",

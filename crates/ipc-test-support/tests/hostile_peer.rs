@@ -923,6 +923,91 @@ fn a_reply_that_stops_partway_times_out_the_call() {
     assert!(matches!(r, Err(LinkError::Closed)), "{r:?}");
 }
 
+/// The C++ tests' Ping and Pong: what `partial-main-reply` answers (a reply
+/// of the request's ID + 1) begins to be a `CppPong`.
+#[derive(serde::Serialize, serde::Deserialize, Debug)]
+struct CppPing(u32, String);
+#[derive(serde::Serialize, serde::Deserialize, Debug)]
+struct CppPong(u32, String);
+ipc_link::message!(CppPing = 100, CppPong = 101);
+
+/// A link whose listener reads the rest of a message within 60 s: far
+/// longer than the requests of the tests that use it.
+fn long_payload_config() -> LinkConfig {
+    LinkConfig {
+        limits: Limits {
+            payload_timeout: Some(Duration::from_secs(60)),
+            ..Limits::default()
+        },
+        ..config()
+    }
+}
+
+#[test]
+fn a_main_link_reply_that_stops_partway_times_out_the_request() {
+    fatal_panics();
+    // The listener reads the rest of a reply that has begun within the
+    // payload timeout; the request waits only its own.
+    let (host, _rt, output) = connected("partial-main-reply", &long_payload_config());
+    let link = host.main_link().clone();
+    let t = Duration::from_millis(100);
+    for _ in 0..2 {
+        // The first gets the partial reply; the second's reply is never
+        // read, the listener being inside the first.
+        let l = link.clone();
+        let r = bounded("MainLink::request_timeout", t, move || {
+            l.request_timeout::<_, CppPong>(&CppPing(1, "x".into()), t)
+        });
+        assert!(
+            matches!(r, Err(LinkError::Timeout(Waited::Reply))),
+            "{r:?}; the peer said {:#?}",
+            output.lines()
+        );
+    }
+    assert!(
+        output
+            .lines()
+            .iter()
+            .any(|l| l == "partial-main-reply: sent"),
+        "{:#?}",
+        output.lines()
+    );
+}
+
+#[test]
+fn a_reply_that_stops_partway_cannot_hold_a_request_made_by_a_handler() {
+    fatal_panics();
+    // A request made on the listener thread reads its reply itself: it
+    // must not take in the envelope of a reply whose rest may never come.
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let (command, output) = peer("tick-then-partial-reply");
+    let t = Duration::from_millis(100);
+    let host = Host::spawn(command, &long_payload_config(), move |link| {
+        link.on(move |Tick(_), incoming| {
+            let start = Instant::now();
+            let r = incoming
+                .link
+                .request_timeout::<_, CppPong>(&CppPing(1, "x".into()), t);
+            let _ = tx.lock().unwrap().send((r, start.elapsed()));
+        })
+    })
+    .unwrap_or_else(|e| panic!("start the peer: {e}; it said {:#?}", output.lines()));
+    let (r, took) = rx.recv_timeout(t + SLACK).unwrap_or_else(|_| {
+        panic!(
+            "the handler's request did not return within {t:?} + {SLACK:?}; the peer said {:#?}",
+            output.lines()
+        )
+    });
+    assert!(
+        matches!(r, Err(LinkError::Timeout(Waited::Reply))),
+        "{r:?}; the peer said {:#?}",
+        output.lines()
+    );
+    assert!(took <= t + SLACK, "the handler's request took {took:?}");
+    drop(host);
+}
+
 #[test]
 fn a_reply_claiming_four_gigabytes_times_out_the_call() {
     fatal_panics();

@@ -9,10 +9,13 @@ use crate::boundary::{
     boundary, bounded, c_str, duration, fail, ipc_result, try_ipc, write_out, Handle,
 };
 use crate::message::{encoder, ipc_decode_fn, ipc_decoder, ipc_encode_fn, ipc_header, run_decode};
+use ipc_channel_shm::Deadline;
+use ipc_link::Waited;
 use ipc_link::{Incoming, LinkError};
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 /// Handles every incoming message with ID `id`, in two steps: `decode`
 /// reads the payload in place while the reader is held and makes a
@@ -363,10 +366,68 @@ pub unsafe extern "C" fn ipc_main_link_request(
     })
 }
 
+/// Whether a request's C decoder may still run, runs, or cannot run any
+/// more. It may write into its caller's memory (a stack variable of the
+/// C++ `request`), so the caller returns only once it cannot run: it waits
+/// for a decoder that has begun (which gives up at the caller's deadline)
+/// and stops one that has not.
+#[derive(Debug, Default)]
+struct DecoderTurn {
+    state: Mutex<Turn>,
+    over: Condvar,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    #[default]
+    NotYet,
+    Running,
+    Over,
+}
+
+impl DecoderTurn {
+    fn state(&self) -> MutexGuard<'_, Turn> {
+        // Nothing panics while holding it; a poisoned lock is still right.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The decoder's start: `false` if the caller has returned.
+    fn begin(&self) -> bool {
+        let mut state = self.state();
+        if *state == Turn::Over {
+            return false;
+        }
+        *state = Turn::Running;
+        true
+    }
+
+    /// The decoder's end.
+    fn end(&self) {
+        *self.state() = Turn::Over;
+        self.over.notify_all();
+    }
+
+    /// The caller's return: waits for a running decoder, stops a later one.
+    fn close(&self) {
+        let mut state = self.state();
+        while *state == Turn::Running {
+            state = self
+                .over
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *state = Turn::Over;
+    }
+}
+
 /// Sends a request of ID `id` and waits at most `timeout_ns` in all for its
 /// reply, which `decode` reads in place (on the listener thread, while this
 /// thread waits: it may write into memory of this thread's). Called from a
 /// handler, it keeps dispatching while it waits.
+///
+/// Returns within `timeout_ns` even when the reply stops partway: the
+/// decoder's reads then fail at that moment with `IPC_TIMEOUT`, and it is
+/// never called after this function has returned.
 ///
 /// Thread-safe. Not real-time safe.
 ///
@@ -393,19 +454,39 @@ pub unsafe extern "C" fn ipc_main_link_request_timeout(
         };
         let failed = Cell::new(None);
         let decode_user = Sent(decode_user);
+        let timeout = bounded(timeout_ns);
+        let give_up = Instant::now()
+            .checked_add(timeout)
+            .map_or_else(Deadline::never, Deadline::at);
+        let turn = Arc::new(DecoderTurn::default());
+        let decoder_turn = turn.clone();
         // SAFETY: a valid link.
         let got = unsafe { ipc_main_link::get(link) }.request_raw_timeout(
             id,
             encoder(encode, encode_user, id, &failed),
             move |header, payload| {
                 let user = decode_user;
-                run_decode(decode, user.0, header, payload.bytes()).map_err(|code| LinkError::Malformed {
-                    id: header.id,
-                    reason: format!("the reply decoder said {}", code as u32),
+                if !decoder_turn.begin() {
+                    // The caller has returned: its memory may be gone.
+                    return Err(LinkError::Timeout(Waited::Reply));
+                }
+                // A reply that stops partway fails the decoder's reads at
+                // the caller's deadline (the listener then skips the rest).
+                let bytes = payload.bytes().until(&give_up);
+                let decoded = run_decode(decode, user.0, header, bytes);
+                decoder_turn.end();
+                decoded.map_err(|code| match code {
+                    // Its reads gave up at the caller's deadline.
+                    ipc_result::IPC_TIMEOUT => LinkError::Timeout(Waited::Reply),
+                    code => LinkError::Malformed {
+                        id: header.id,
+                        reason: format!("the reply decoder said {}", code as u32),
+                    },
                 })
             },
-            bounded(timeout_ns),
+            timeout,
         );
+        turn.close();
         settle(got, &failed)
     })
 }

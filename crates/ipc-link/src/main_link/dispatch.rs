@@ -22,9 +22,12 @@ impl MainLink {
     }
 
     /// Receives and dispatches one message, waiting until `deadline` for it
-    /// to begin (the rest of a message that has begun is bounded by the
-    /// limits' payload timeout, not by `deadline`, so that a nested wait
-    /// never cuts a message in half).
+    /// to begin. A nested wait never cuts a message in half: one that fits
+    /// in the ring is taken only once all of it is there, waiting until
+    /// `deadline` at most and consuming nothing if it is not (so a message
+    /// that stops partway cannot hold a nested request past its timeout;
+    /// the listener reads it on afterwards); the rest of a larger one is
+    /// bounded by the limits' payload timeout.
     pub(super) fn pump(&self, deadline: &Deadline) -> Result<(), LinkError> {
         let limits = self.shared.limits;
         let job: Job = {
@@ -33,10 +36,18 @@ impl MainLink {
                 |header: &Header, payload: Payload<'_>| Ok(self.dispatch(header, payload));
             let outcome = if deadline.is_set() {
                 // A nested wait: only until `deadline` for a message to begin.
-                match reader.peek_deadline(HEADER_LEN, deadline) {
-                    Ok(_) => {}
+                let capacity = reader.capacity();
+                let whole = match reader.peek_deadline(HEADER_LEN, deadline) {
+                    Ok(peek) => whole_len(&peek, &limits, capacity),
                     Err(ipc_channel_shm::Error::Timeout) => return Ok(()),
                     Err(e) => return Err(LinkError::from_channel(e, Waited::Message)),
+                };
+                if let Some(len) = whole {
+                    match reader.peek_deadline(len, deadline) {
+                        Ok(_) => {}
+                        Err(ipc_channel_shm::Error::Timeout) => return Ok(()),
+                        Err(e) => return Err(LinkError::from_channel(e, Waited::Message)),
+                    }
                 }
                 ipc_msgpack::try_recv_with(&mut reader, &limits, dispatch)
             } else {
@@ -153,6 +164,24 @@ impl MainLink {
             self.guard_callback(0, || hook(&error));
         }
     }
+}
+
+/// The length of the whole message whose envelope `peek` begins with, if it
+/// fits in a ring of `capacity` (`None`: larger, or an envelope the
+/// receive refuses, which it then reports).
+fn whole_len(
+    peek: &ipc_channel_shm::Peek<'_>,
+    limits: &ipc_msgpack::Limits,
+    capacity: usize,
+) -> Option<usize> {
+    let (first, second) = peek.as_slices();
+    let mut envelope = [0u8; HEADER_LEN];
+    let from_first = first.len().min(HEADER_LEN);
+    envelope[..from_first].copy_from_slice(&first[..from_first]);
+    envelope[from_first..].copy_from_slice(second.get(..HEADER_LEN - from_first)?);
+    let header = Header::parse(&envelope, limits.max_message).ok()?;
+    let len = HEADER_LEN.checked_add(header.len as usize)?;
+    (len <= capacity).then_some(len)
 }
 
 impl Incoming<'_> {

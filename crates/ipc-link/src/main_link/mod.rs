@@ -509,16 +509,15 @@ impl MainLink {
         }
         // Timed out: forget the request so that a late reply is discarded.
         // If the listener took it already, the reply is being decoded right
-        // now: wait for that (it is bounded by the payload timeout) rather
-        // than leave a decoder writing for a caller that has gone.
-        let taken = self.shared.pending.lock().remove(&correlation).is_none();
-        let mut guard = slot.0.lock();
-        while taken && guard.is_none() && !on_listener {
-            slot.1.wait(&mut guard);
-        }
-        guard
-            .take()
-            .unwrap_or(Err(LinkError::Timeout(Waited::Reply)))
+        // now, within the payload timeout, which is the link's and may be
+        // far longer than this caller's: its result is dropped. That is
+        // safe because `decode` is `'static`, so it owns whatever it writes
+        // into (the C layer, whose decoders write into their callers'
+        // memory, waits for its own decoder, which gives up at the
+        // caller's deadline: `PayloadBytes::until`).
+        self.shared.pending.lock().remove(&correlation);
+        let result = slot.0.lock().take();
+        result.unwrap_or(Err(LinkError::Timeout(Waited::Reply)))
     }
 
     /// Sends the request `req` and waits for its reply, at most `timeout` in

@@ -37,6 +37,14 @@ roles (the link's connection string comes from IPC_LINK_CONNECTION):
                    envelope announcing 100 bytes and 3 of them, then silence
   huge-reply       after the handshake, answer one real-time request with an
                    envelope claiming 0xFFFFFFFF bytes, then silence
+  partial-main-reply
+                   after the handshake, answer one main-link request of ID n
+                   (Ping) with an envelope of ID n + 1 (Pong, in the C++
+                   test protocol) announcing 100 bytes and sending the 4
+                   that begin a [u32, 96-byte string], then silence
+  tick-then-partial-reply
+                   the same, after sending the host a Tick first (whose
+                   handler makes the request, from the listener thread)
   reply-flood      after the handshake, keep the real-time reply ring full of
                    answers to a call the host never made
   no-read          after the handshake, never read a request
@@ -158,6 +166,20 @@ fn send_raw(writer: &mut Writer, header: Header, payload: &[u8]) -> Result<(), S
     writer.commit().map_err(e)
 }
 
+/// The envelope of the next main-link request (its payload and the
+/// messages before it skipped).
+fn next_main_request(hand: &mut ByHand) -> Result<Header, String> {
+    let limits = Limits::default();
+    loop {
+        let header =
+            ipc_msgpack::recv_header(&mut hand.main_r, &limits).map_err(|e| e.to_string())?;
+        ipc_msgpack::skip(&mut hand.main_r, &header, &limits).map_err(|e| e.to_string())?;
+        if header.flags.contains(Flags::REQUEST) {
+            return Ok(header);
+        }
+    }
+}
+
 /// The envelope of the next real-time request (its payload skipped).
 fn next_request(hand: &mut ByHand) -> Result<Header, String> {
     let limits = Limits::default();
@@ -166,18 +188,35 @@ fn next_request(hand: &mut ByHand) -> Result<Header, String> {
     Ok(header)
 }
 
-/// The roles that lie in one envelope: a Hello or a real-time reply whose
-/// length is a lie.
+/// The roles that lie in one envelope: a Hello, a real-time reply or a
+/// main-link reply whose length is a lie.
 fn lying_envelope(role: &str) -> Result<(), String> {
     let conn = connection()?;
     let host = creator_pid(&map_raw(&conn)?);
     let mut hand = open_by_hand(&conn)?;
     let (len, payload): (u32, &[u8]) = match role {
         "huge-hello" | "huge-reply" => (u32::MAX, &[]),
+        // The start of a `[n, text]` whose text (96 bytes) never comes: a
+        // decoder of the expected type reads on and waits for it.
+        "partial-main-reply" | "tick-then-partial-reply" => (100, &[0x92, 0x01, 0xd9, 0x60]),
         // Three bytes of a 100-byte array that never comes.
         _ => (100, &[0xdc, 0x00, 0x63]),
     };
-    if role.ends_with("hello") {
+    if role == "partial-main-reply" || role == "tick-then-partial-reply" {
+        handshake(&mut hand)?;
+        if role.starts_with("tick") {
+            ipc_msgpack::send(&mut hand.main_w, &Tick(0), 0, Flags::NONE)
+                .map_err(|e| e.to_string())?;
+        }
+        let request = next_main_request(&mut hand)?;
+        let header = Header {
+            id: request.id.wrapping_add(1),
+            correlation: request.correlation,
+            flags: Flags::REPLY,
+            len,
+        };
+        send_raw(&mut hand.main_w, header, payload)?;
+    } else if role.ends_with("hello") {
         let header = Header {
             id: Hello::ID,
             correlation: 0,
@@ -806,7 +845,12 @@ fn run(args: &[String]) -> Result<(), String> {
             hostile_plugin(seed, mutations, extra_arg(args.get(3)))
         }
         "resize" => hostile_plugin(0, 0, extra_arg(args.get(1))),
-        "huge-hello" | "partial-hello" | "partial-reply" | "huge-reply" => lying_envelope(role),
+        "huge-hello"
+        | "partial-hello"
+        | "partial-reply"
+        | "huge-reply"
+        | "partial-main-reply"
+        | "tick-then-partial-reply" => lying_envelope(role),
         "reply-flood" => reply_flood(),
         "no-read" => no_read(),
         "ask-no-read" => ask_no_read(),
