@@ -157,6 +157,8 @@ pub(crate) struct Step<'a> {
     other_failures: u64,
     commands: usize,
     skipped: Vec<String>,
+    /// What the failed commands said of their failures (see `Outcome`).
+    failures: Vec<String>,
 }
 
 impl Step<'_> {
@@ -165,8 +167,14 @@ impl Step<'_> {
         self.commands += 1;
         let outcome = cmd.run(&self.ctx.root);
         self.tests.add(outcome.tests);
-        if !outcome.success && outcome.tests.failed == 0 {
-            self.other_failures += 1;
+        if !outcome.success {
+            if outcome.tests.failed == 0 {
+                self.other_failures += 1;
+            }
+            if outcome.failures.is_empty() {
+                self.failures.push(format!("`{cmd}` failed"));
+            }
+            self.failures.extend(outcome.failures);
         }
         outcome.success
     }
@@ -176,6 +184,7 @@ impl Step<'_> {
         if self.ctx.ci {
             println!("xtask: FAILED: {what} (a missing prerequisite is a failure with CI=true)");
             self.other_failures += 1;
+            self.failures.push(format!("missing: {what}"));
         } else {
             println!("xtask: skipping: {what}");
             self.skipped.push(what.to_owned());
@@ -186,6 +195,7 @@ impl Step<'_> {
     pub(crate) fn fail(&mut self, why: &str) {
         println!("xtask: FAILED: {why}");
         self.other_failures += 1;
+        self.failures.push(why.to_owned());
     }
 
     /// Runs `cmd` if `ready` says its prerequisites are there.
@@ -374,7 +384,21 @@ fn test_windows(step: &mut Step) {
     let mut args = vec!["test"];
     args.extend(tested());
     args.extend(["--target", WINDOWS, "--no-fail-fast"]);
-    step.run_if(ready, &Cmd::cargo().env("WINEDEBUG", "-all").args(args));
+    let mut cmd = Cmd::cargo().env("WINEDEBUG", "-all").args(args);
+    // This program as the runner (`xtask wine-run`): it starts a test
+    // program again if Wine could not start it. Cargo splits the
+    // variable at spaces, so only a path without any.
+    match std::env::current_exe() {
+        Ok(me) if !me.to_string_lossy().contains(char::is_whitespace) => {
+            let var = format!(
+                "CARGO_TARGET_{}_RUNNER",
+                WINDOWS.to_uppercase().replace('-', "_")
+            );
+            cmd = cmd.env(var, format!("{} wine-run", me.display()));
+        }
+        _ => {}
+    }
+    step.run_if(ready, &cmd);
 }
 
 fn loom(step: &mut Step) {
@@ -638,6 +662,7 @@ struct Report {
     tests: Tests,
     failed: u64,
     skipped: Vec<String>,
+    failures: Vec<String>,
 }
 
 pub(crate) fn main(ctx: &Ctx, args: &[String]) -> ExitCode {
@@ -671,6 +696,7 @@ pub(crate) fn main(ctx: &Ctx, args: &[String]) -> ExitCode {
             other_failures: 0,
             commands: 0,
             skipped: Vec::new(),
+            failures: Vec::new(),
         };
         (def.run)(&mut step);
         let time = t0.elapsed();
@@ -695,6 +721,7 @@ pub(crate) fn main(ctx: &Ctx, args: &[String]) -> ExitCode {
             tests: step.tests,
             failed: step.failed(),
             skipped: step.skipped,
+            failures: step.failures,
         });
     }
     summary(&reports, start.elapsed())
@@ -769,6 +796,13 @@ fn summary(reports: &[Report], total: Duration) -> ExitCode {
     for r in reports {
         for why in &r.skipped {
             println!("note: {} skipped: {why}", r.name);
+        }
+    }
+    // The failures again, next to the count: a log read from its end (a
+    // CI page, `tail`) shows what failed without a search through it.
+    for r in reports {
+        for what in &r.failures {
+            println!("failure: {}: {what}", r.name);
         }
     }
     println!("{} passed, {} failed", all.passed, failed);

@@ -155,6 +155,7 @@ impl Cmd {
         let outcome = Outcome {
             success,
             tests: Scan::tests(&scans),
+            failures: scans.into_iter().flat_map(|s| s.failures).collect(),
         };
         if !outcome.success {
             if let Some(status) = status {
@@ -225,14 +226,21 @@ impl Tests {
 }
 
 /// What a finished command did.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Outcome {
     pub(crate) success: bool,
     pub(crate) tests: Tests,
+    /// What the output said of its failures: the failed tests' names and
+    /// the first line of each panic, in the order seen (see [`Scan`]).
+    pub(crate) failures: Vec<String>,
 }
 
+/// The most failure lines kept from one command: the summary at the end of
+/// a run is for finding the failures, not for their whole output.
+const FAILURE_LINES: usize = 40;
+
 /// What one output stream said about tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Scan {
     passed: u64,
     failed: u64,
@@ -242,12 +250,22 @@ struct Scan {
     /// Cargo's `error: test failed, to rerun pass ...`, one per failed
     /// test binary (or doctest run), whether or not it printed a summary.
     failed_targets: u64,
+    /// libtest's `test name ... FAILED`, the `thread '...' panicked at`
+    /// lines with the message line after them, ctest's list of failed
+    /// tests and cargo's `to rerun pass` lines.
+    failures: Vec<String>,
+    /// The previous line was a panic's location: keep the next (its
+    /// message) too.
+    panic_message_next: bool,
+    /// Inside ctest's `The following tests FAILED:` list.
+    in_ctest_failures: bool,
 }
 
 impl Scan {
     fn line(&mut self, line: &str) {
         let line = strip_ansi(line);
         let line = line.trim();
+        self.note_failure(line);
         if let Some((passed, failed)) = parse_test_result(line) {
             self.passed += passed;
             self.failed += failed;
@@ -263,6 +281,40 @@ impl Scan {
             || line.starts_with("error: doctest failed, to rerun pass")
         {
             self.failed_targets += 1;
+        }
+    }
+
+    /// Keeps `line` in `failures` if it names a failure (see there).
+    fn note_failure(&mut self, line: &str) {
+        let keep = if std::mem::take(&mut self.panic_message_next) {
+            !line.is_empty()
+        } else if self.in_ctest_failures {
+            // ctest lists them as `  3 - name (Failed)`, then a blank line.
+            self.in_ctest_failures = !line.is_empty();
+            self.in_ctest_failures
+        } else if (line.starts_with("thread '") && line.contains("' panicked at"))
+            || line.contains("panic (fatal in this test binary)")
+        {
+            // The second: the hostile-peer tests' own hook, which aborts
+            // (so no libtest summary names the test).
+            self.panic_message_next = true;
+            true
+        } else if line.contains("replay with IPC_SOAK_SEED=") {
+            true
+        } else if line == "The following tests FAILED:" {
+            self.in_ctest_failures = true;
+            false
+        } else {
+            (line.starts_with("test ") && line.ends_with(" ... FAILED"))
+                || line.starts_with("error: test failed, to rerun pass")
+                || line.starts_with("error: doctest failed, to rerun pass")
+        };
+        if keep && self.failures.len() < FAILURE_LINES {
+            let mut kept: String = line.chars().take(300).collect();
+            if kept.len() < line.len() {
+                kept.push_str(" ...");
+            }
+            self.failures.push(kept);
         }
     }
 
@@ -502,6 +554,40 @@ mod tests {
                 failed: 3,
                 summaries: 2
             }
+        );
+    }
+
+    #[test]
+    fn failures_are_kept_by_name_with_their_panic_messages() {
+        let mut out = Scan::default();
+        for line in [
+            "running 3 tests\n",
+            "test ring::wraps ... ok\n",
+            "thread 'ring::fills' panicked at crates/x/src/ring.rs:10:5:\n",
+            "assertion failed: full\n",
+            "note: run with `RUST_BACKTRACE=1` for a backtrace\n",
+            "test ring::fills ... FAILED\n",
+            "hostile_peer: scribble: seed 7 (9 mutations; replay with IPC_SOAK_SEED=7 IPC_SOAK_MUTATIONS=9)\n",
+            "hostile_peer: panic (fatal in this test binary): panicked at t.rs:1:2:\n",
+            "seed 7: late\n",
+            "The following tests FAILED:\n",
+            "\t  3 - cpp_link (Failed)\n",
+            "\n",
+            "Errors while running CTest\n",
+        ] {
+            out.line(line);
+        }
+        assert_eq!(
+            out.failures,
+            [
+                "thread 'ring::fills' panicked at crates/x/src/ring.rs:10:5:",
+                "assertion failed: full",
+                "test ring::fills ... FAILED",
+                "hostile_peer: scribble: seed 7 (9 mutations; replay with IPC_SOAK_SEED=7 IPC_SOAK_MUTATIONS=9)",
+                "hostile_peer: panic (fatal in this test binary): panicked at t.rs:1:2:",
+                "seed 7: late",
+                "3 - cpp_link (Failed)",
+            ]
         );
     }
 

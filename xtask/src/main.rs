@@ -13,6 +13,7 @@ mod lmms_bench;
 mod seams;
 mod setup;
 mod soak;
+mod wine_run;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,10 @@ Tasks:
         all (default 1000000) and the kill campaign with N kills (default
         1000), with progress every 10 % and a summary. --seed S repeats a
         run (both print the seed they used).
+  wine-run PROGRAM [ARGS]
+        Cargo's runner for the Windows test programs (`ci` sets it for
+        test-windows): PROGRAM under Wine, started again (at most twice)
+        when Wine could not start it (STATUS_DLL_INIT_FAILED).
   help
         This text.
 
@@ -75,6 +80,10 @@ Miri build in their own subdirectories of it.
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("wine-run") {
+        // Cargo's runner: before anything else, per test program.
+        return wine_run::main(&args[1..]);
+    }
     let ctx = Ctx::from_env();
     match args.first().map(String::as_str) {
         Some("bench-report") => bench_report::main(&ctx, &args[1..]),
