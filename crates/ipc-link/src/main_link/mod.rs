@@ -528,6 +528,10 @@ impl MainLink {
     /// other incoming messages while it waits, so a handler that asks the
     /// peer something cannot deadlock the link.
     ///
+    /// It returns by its timeout even when the reply has begun and its rest
+    /// does not come: the listener goes on reading it within
+    /// [`Limits::payload_timeout`](crate::Limits::payload_timeout), and drops it.
+    ///
     /// # Errors
     /// `Timeout(Waited::Reply)` (a late reply is then discarded),
     /// [`LinkError::Remote`] if the peer answered with an error (a request
