@@ -33,8 +33,9 @@ Tasks:
         saved ipc-latency.jsonl instead of running.
   ci [--only STEPS] [--skip STEPS]
         Run everything CI runs, in order, and keep going after a failure.
-        Prints each step's duration, a summary table, and a last line
-        `N passed, N failed` counting the tests of every cargo test run.
+        Prints each step's duration, a summary table, a `failure:` line for
+        each failed test, panic or command, and a last line `N passed, N
+        failed` counting the tests of every cargo test run.
         Exits non-zero if anything failed. STEPS is a comma-separated list
         (--only and --skip may be repeated). Steps:
 {steps}

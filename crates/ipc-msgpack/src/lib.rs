@@ -76,7 +76,8 @@ pub use bytes_into::BytesInto;
 pub use channel::{
     recv, recv_deadline, recv_header, recv_header_deadline, recv_header_timeout, recv_payload,
     recv_payload_seed, recv_timeout, recv_with, recv_with_deadline, recv_with_timeout, send,
-    send_deadline, send_timeout, skip, try_recv, try_recv_header, try_recv_with, try_send, Payload,
+    send_deadline, send_timeout, skip, try_recv, try_recv_header, try_recv_with, try_send,
+    wait_whole_deadline, Payload,
 };
 pub use envelope::{Flags, Header, HEADER_LEN, MAGIC, VERSION};
 pub use error::Error;

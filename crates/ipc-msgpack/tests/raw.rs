@@ -201,3 +201,30 @@ fn a_payload_read_until_an_earlier_deadline_gives_up_then_the_rest_is_skipped() 
     assert_eq!(next.name, "next");
     sender.join().unwrap();
 }
+
+#[test]
+fn waiting_for_a_whole_message_consumes_nothing_until_it_is_there() {
+    let segment = Segment::in_process(&[4096]).unwrap();
+    let (mut w, mut r) = (segment.writer(0).unwrap(), segment.reader(0).unwrap());
+    let limits = Limits::default();
+    let soon = || Deadline::after(std::time::Duration::from_millis(10));
+    // Nothing, then an envelope and part of its payload: both time out.
+    let timeout = |e| matches!(e, Error::Channel(ipc_channel_shm::Error::Timeout));
+    assert!(ipc_msgpack::wait_whole_deadline(&mut r, &limits, &soon()).is_err_and(timeout));
+    let next = State {
+        name: "whole".into(),
+        blob: vec![9; 40],
+    };
+    let bytes = rmp_serde::to_vec(&next).unwrap();
+    let header = ipc_msgpack::Header::new(5, bytes.len() as u32);
+    w.append(&header.to_bytes()).unwrap();
+    w.append(&bytes[..10]).unwrap();
+    w.commit().unwrap();
+    assert!(ipc_msgpack::wait_whole_deadline(&mut r, &limits, &soon()).is_err_and(timeout));
+    // The rest: now it is there, and the envelope was not consumed.
+    w.append(&bytes[10..]).unwrap();
+    w.commit().unwrap();
+    ipc_msgpack::wait_whole_deadline(&mut r, &limits, &soon()).unwrap();
+    let (_, got) = ipc_msgpack::try_recv::<State>(&mut r, &limits).unwrap();
+    assert_eq!(got, next);
+}

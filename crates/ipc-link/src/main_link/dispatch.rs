@@ -6,7 +6,7 @@ use super::{panic_message, remote_error, Hook, Incoming, Job, MainLink, Pending,
 use crate::error::Waited;
 use crate::LinkError;
 use ipc_channel_shm::Deadline;
-use ipc_msgpack::{Error as MsgError, Flags, Header, Payload, HEADER_LEN};
+use ipc_msgpack::{Error as MsgError, Flags, Header, Payload};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 impl MainLink {
@@ -35,19 +35,12 @@ impl MainLink {
             let dispatch =
                 |header: &Header, payload: Payload<'_>| Ok(self.dispatch(header, payload));
             let outcome = if deadline.is_set() {
-                // A nested wait: only until `deadline` for a message to begin.
-                let capacity = reader.capacity();
-                let whole = match reader.peek_deadline(HEADER_LEN, deadline) {
-                    Ok(peek) => whole_len(&peek, &limits, capacity),
-                    Err(ipc_channel_shm::Error::Timeout) => return Ok(()),
-                    Err(e) => return Err(LinkError::from_channel(e, Waited::Message)),
-                };
-                if let Some(len) = whole {
-                    match reader.peek_deadline(len, deadline) {
-                        Ok(_) => {}
-                        Err(ipc_channel_shm::Error::Timeout) => return Ok(()),
-                        Err(e) => return Err(LinkError::from_channel(e, Waited::Message)),
-                    }
+                // A nested wait: only until `deadline`, for the whole of a
+                // message that fits in the ring.
+                match ipc_msgpack::wait_whole_deadline(&mut reader, &limits, deadline) {
+                    Ok(()) => {}
+                    Err(MsgError::Channel(ipc_channel_shm::Error::Timeout)) => return Ok(()),
+                    Err(e) => return Err(LinkError::from_message(e, Waited::Message)),
                 }
                 ipc_msgpack::try_recv_with(&mut reader, &limits, dispatch)
             } else {
@@ -164,24 +157,6 @@ impl MainLink {
             self.guard_callback(0, || hook(&error));
         }
     }
-}
-
-/// The length of the whole message whose envelope `peek` begins with, if it
-/// fits in a ring of `capacity` (`None`: larger, or an envelope the
-/// receive refuses, which it then reports).
-fn whole_len(
-    peek: &ipc_channel_shm::Peek<'_>,
-    limits: &ipc_msgpack::Limits,
-    capacity: usize,
-) -> Option<usize> {
-    let (first, second) = peek.as_slices();
-    let mut envelope = [0u8; HEADER_LEN];
-    let from_first = first.len().min(HEADER_LEN);
-    envelope[..from_first].copy_from_slice(&first[..from_first]);
-    envelope[from_first..].copy_from_slice(second.get(..HEADER_LEN - from_first)?);
-    let header = Header::parse(&envelope, limits.max_message).ok()?;
-    let len = HEADER_LEN.checked_add(header.len as usize)?;
-    (len <= capacity).then_some(len)
 }
 
 impl Incoming<'_> {

@@ -251,7 +251,17 @@ pub fn recv_header_deadline(
 /// `None` if fewer arrived (the stream ended inside the envelope).
 #[inline]
 fn envelope_bytes(peek: &Peek<'_>) -> Option<[u8; HEADER_LEN]> {
+    envelope_bytes_at(peek, 0)
+}
+
+/// The 16 envelope bytes `at` bytes into `peek` (see [`envelope_bytes`]).
+#[inline]
+fn envelope_bytes_at(peek: &Peek<'_>, at: usize) -> Option<[u8; HEADER_LEN]> {
     let (first, second) = peek.as_slices();
+    let (first, second) = match first.get(at..) {
+        Some(rest) => (rest, second),
+        None => (&[][..], second.get(at - first.len()..)?),
+    };
     if let Some(whole) = first.first_chunk::<HEADER_LEN>() {
         return Some(*whole);
     }
@@ -287,6 +297,35 @@ fn skip_if_too_large(reader: &mut Reader, e: Error, limits: &Limits, deadline: &
         }
         other => other,
     }
+}
+
+/// Waits until `deadline` for the next message to be there whole when it
+/// fits in the ring (its envelope, when it does not), consuming nothing: a
+/// timeout leaves the stream as it was, so a wait that must end by its own
+/// deadline never takes in a message that stops partway. An envelope the
+/// receive would refuse ends the wait at once (the receive reports it).
+/// A [`try_recv_with`] afterwards then reads a message that fits without
+/// waiting.
+///
+/// # Errors
+/// `Error::Channel(Timeout)` (nothing consumed), or the channel's error.
+pub fn wait_whole_deadline(
+    reader: &mut Reader,
+    limits: &Limits,
+    deadline: &Deadline,
+) -> Result<(), Error> {
+    let capacity = reader.capacity();
+    let pad = reader.padding();
+    let front = pad + HEADER_LEN;
+    let envelope = envelope_bytes_at(&peek(reader, front, deadline)?, pad);
+    let whole = envelope
+        .and_then(|b| Header::parse(&b, limits.max_message).ok())
+        .and_then(|h| front.checked_add(h.len as usize))
+        .filter(|&n| n <= capacity);
+    if let Some(n) = whole {
+        peek(reader, n, deadline)?;
+    }
+    Ok(())
 }
 
 /// Receives the next message whole and hands its envelope and payload to
