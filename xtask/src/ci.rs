@@ -110,7 +110,7 @@ pub(crate) const STEPS: &[StepDef] = &[
     },
     StepDef {
         name: "bench-smoke",
-        about: "benches build, the latency harness runs, bench-report draws a few rows",
+        about: "benches build, the latency harness runs, bench-report draws a few rows, footprint counts",
         run: bench_smoke,
     },
 ];
@@ -629,7 +629,12 @@ fn bench_smoke(step: &mut Step) {
         .arg("--out")
         .arg(out.to_string_lossy())
         .timeout(Duration::from_secs(10 * 60));
-    if step.run(&report) {
+    // The cache lines of a call, counted under valgrind: that the counting
+    // still finds its way through the code.
+    let footprint = Cmd::cargo()
+        .args(["xtask", "footprint"])
+        .timeout(Duration::from_secs(10 * 60));
+    if step.run(&report) && step.run(&footprint) {
         let expected = [
             out.join("BENCHMARKS.md"),
             out.join("bench").join(bench_report::plots::LATENCY),

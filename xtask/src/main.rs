@@ -7,6 +7,7 @@ mod ci;
 mod cmd;
 mod codegen;
 mod demo;
+mod footprint;
 mod install;
 mod lmms;
 mod lmms_bench;
@@ -62,6 +63,12 @@ Tasks:
         Build and run the demo of the whole stack in release mode:
         `cargo run --release -p ipc-link --example demo -- ARGS`
         (`cargo xtask demo --help` lists its options).
+  footprint
+        Count the cache lines one real-time call touches, on the plugin's
+        and on the host's side, with the link and with the raw futex
+        pattern of the round-robin baselines: valgrind's lackey tool
+        traces four short benchmark runs (about a minute; needs valgrind).
+        Counted, not timed: a build's figures move by a line or so.
   soak [--mutations N] [--kills N] [--seed S]
         The long run, in release mode (not part of `ci`): the hostile-peer
         tests with peers that overwrite N words of the shared memory in
@@ -90,6 +97,7 @@ fn main() -> ExitCode {
         Some("bench-report") => bench_report::main(&ctx, &args[1..]),
         Some("ci") => ci::main(&ctx, &args[1..]),
         Some("demo") => demo::main(&ctx, &args[1..]),
+        Some("footprint") => footprint::main(&ctx, &args[1..]),
         Some("install") => install::main(&ctx, &args[1..]),
         Some("soak") => soak::main(&ctx, &args[1..]),
         Some("seams") if args.len() == 1 => seams::main(&ctx.root),

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// libraries (i686 tests), strace (debugging hung tests), a C++ compiler,
 /// CMake and pkg-config (the C and C++ programs against the installed
 /// libipc), winegcc/wineg++ (the Winelib peer), MinGW's C++ compiler and
-/// the 32-bit C++ library (the C++ demo for Windows and i686).
+/// the 32-bit C++ library (the C++ demo for Windows and i686), valgrind
+/// (`cargo xtask footprint`, run by `bench-smoke`).
 const APT_PACKAGES: &[&str] = &[
     "wine64",
     "gcc-mingw-w64-x86-64",
@@ -25,6 +26,7 @@ const APT_PACKAGES: &[&str] = &[
     "cmake",
     "pkg-config",
     "wine64-tools",
+    "valgrind",
 ];
 
 /// Rust targets: run under Wine, run natively as 32-bit, type-check for macOS.

@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 /// The hidden first argument that makes this binary the peer process.
 pub(crate) const PEER_ROLE: &str = "__peer";
 
+/// The environment variable naming a command to start each peer process
+/// under (words split at white space), e.g. a memory tracer for `cargo
+/// xtask footprint`.
+const PEER_WRAPPER: &str = "IPC_LATENCY_PEER_WRAPPER";
+
 /// How often a waiting side checks that its peer still runs.
 pub(crate) const LIVENESS_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a side waits for an answer before it calls the peer hung.
@@ -105,7 +110,17 @@ impl Harness {
             .pin
             .peer_cpu()
             .map_or_else(|| "-".to_owned(), |c| c.to_string());
-        let mut command = Command::new(&exe);
+        // A profiler or tracer for the peer (`valgrind --tool=...`, `perf
+        // record`, `strace -f`): its words, then this executable.
+        let mut command = match std::env::var(PEER_WRAPPER) {
+            Ok(wrapper) if !wrapper.trim().is_empty() => {
+                let mut words = wrapper.split_whitespace();
+                let mut c = Command::new(words.next().expect("not empty"));
+                c.args(words).arg(&exe);
+                c
+            }
+            _ => Command::new(&exe),
+        };
         command
             .args([PEER_ROLE, self.bench, &cpu, &std::process::id().to_string()])
             .stdin(Stdio::null())

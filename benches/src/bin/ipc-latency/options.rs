@@ -31,6 +31,11 @@ usage: ipc-latency [--json] [--progress] [--only NAME,...] [--pin none|split|sam
                  table shows each benchmark's median round and the median of
                  its same-round ratios (steadier on machines whose cores move)
 
+environment:
+  IPC_LATENCY_PEER_WRAPPER  a command to start each peer process under, e.g.
+                 `valgrind --tool=lackey --trace-mem=yes --log-file=peer.%p`
+                 (words split at white space; cargo xtask footprint uses it)
+
 benchmarks, in order:
   {}
 ",
