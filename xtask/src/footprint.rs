@@ -14,7 +14,7 @@
 
 use crate::cmd::{on_path, Cmd};
 use crate::Ctx;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -153,20 +153,20 @@ fn run(ctx: &Ctx) -> Result<(), String> {
 /// returns its trace.
 fn trace(exe: &Path, dir: &Path, case: &Case) -> Result<PathBuf, String> {
     let prefix = dir.join(case.bench);
-    let lackey = format!(
-        "valgrind --tool=lackey --trace-mem=yes --log-file={}.%p",
-        prefix.display()
-    );
+    let lackey = [
+        "valgrind".to_owned(),
+        "--tool=lackey".to_owned(),
+        "--trace-mem=yes".to_owned(),
+        format!("--log-file={}.%p", prefix.display()),
+    ];
     let bench = ["--only", case.bench, "--iters", "1000"];
     let cmd = if case.peer {
         Cmd::new(exe.to_string_lossy())
             .args(bench)
-            .env("IPC_LATENCY_PEER_WRAPPER", lackey)
+            .env("IPC_LATENCY_PEER_WRAPPER", lackey.join(" "))
     } else {
-        let mut words: Vec<String> = lackey.split_whitespace().map(str::to_owned).collect();
-        let program = words.remove(0);
-        Cmd::new(program)
-            .args(words)
+        Cmd::new(&lackey[0])
+            .args(lackey[1..].iter().cloned())
             .arg(exe.to_string_lossy())
             .args(bench)
     };
@@ -387,19 +387,12 @@ impl Footprint {
 }
 
 fn table(rows: &[(&str, Footprint)]) -> String {
-    let mut places: Vec<&String> = rows.iter().flat_map(|(_, f)| f.by_place.keys()).collect();
-    places.sort();
-    places.dedup();
     let mut out = format!(
         "cache lines per call (64 bytes; median of {WINDOW} calls, valgrind lackey)\n{:<44} {:>5} {:>5} {:>5}  data lines by place\n",
         "", "data", "own", "code"
     );
     for (label, f) in rows {
-        let counts: HashMap<&String, usize> = f.by_place.iter().map(|(k, v)| (k, *v)).collect();
-        let places: Vec<String> = places
-            .iter()
-            .filter_map(|p| counts.get(p).map(|n| format!("{p} {n}")))
-            .collect();
+        let places: Vec<String> = f.by_place.iter().map(|(p, n)| format!("{p} {n}")).collect();
         out += &format!(
             "{label:<44} {:>5} {:>5} {:>5}  {}\n",
             f.data,
